@@ -1,0 +1,41 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
+
+let package = Package(
+    name: "imctl",
+    products: [
+        .executable(name: "imctl", targets: ["imctl"])
+    ],
+    targets: [
+        .systemLibrary(name: "CLinux", path: "Sources/CLinux"),
+        .systemLibrary(name: "COpenSSL", path: "Sources/COpenSSL", pkgConfig: "openssl"),
+        .systemLibrary(name: "CHTTPParser", path: "Sources/CHTTPParser"),
+
+        .target(name: "IMCore", dependencies: ["COpenSSL"], swiftSettings: strict),
+        .target(name: "IMNet", dependencies: ["IMCore", "CLinux", "CHTTPParser"], swiftSettings: strict),
+        .target(name: "IMQueue", dependencies: ["IMCore"], swiftSettings: strict),
+        .target(name: "IMRouter", dependencies: ["IMCore", "IMNet"], swiftSettings: strict),
+        .target(name: "IMJob", dependencies: ["IMCore", "IMQueue"], swiftSettings: strict),
+        .target(name: "IMLogic", dependencies: ["IMCore", "IMNet", "IMQueue"], swiftSettings: strict),
+        .target(name: "IMComet", dependencies: ["IMCore", "IMNet", "CLinux"], swiftSettings: strict),
+        .target(
+            name: "IMCLI",
+            dependencies: ["IMCore", "IMNet", "IMQueue", "IMRouter", "IMJob", "IMLogic", "IMComet", "CLinux"],
+            swiftSettings: strict
+        ),
+        .executableTarget(name: "imctl", dependencies: ["IMCLI"], swiftSettings: strict),
+        .target(name: "IMTestKit", dependencies: ["IMCore"], swiftSettings: strict),
+
+        .testTarget(name: "IMCoreTests", dependencies: ["IMCore", "IMTestKit"], swiftSettings: strict),
+        .testTarget(name: "IMNetTests", dependencies: ["IMNet", "IMTestKit"], swiftSettings: strict),
+        .testTarget(name: "IMQueueTests", dependencies: ["IMQueue"], swiftSettings: strict),
+        .testTarget(name: "IMRouterTests", dependencies: ["IMRouter"], swiftSettings: strict),
+        .testTarget(name: "IMJobTests", dependencies: ["IMJob", "IMQueue"], swiftSettings: strict),
+        .testTarget(name: "IMLogicTests", dependencies: ["IMLogic", "IMRouter", "IMQueue", "IMNet"], swiftSettings: strict),
+        .testTarget(name: "IMCometTests", dependencies: ["IMComet", "IMTestKit"], swiftSettings: strict),
+        .testTarget(name: "IMCLITests", dependencies: ["IMCLI", "IMTestKit"], swiftSettings: strict),
+        .testTarget(name: "IntegrationTests", dependencies: ["IMTestKit", "IMCore"], swiftSettings: strict),
+    ]
+)

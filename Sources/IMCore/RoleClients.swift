@@ -1,0 +1,117 @@
+/// What the roles may ask of each other. `serve all` wires in-process implementations of these
+/// protocols; the distributed mode wires RPC clients. Roles depend only on these protocols,
+/// never on each other's modules.
+
+/// A comet server id (goim's `server.id`).
+public typealias ServerID = Int32
+
+/// A room id. goim v1.2 rooms are int32; "no room" is `nil` here (goim used -1).
+public typealias RoomID = Int32
+
+/// A user id (goim's `mid`).
+public typealias UserID = Int64
+
+/// One live session of a user, as the router records it.
+public struct SessionRecord: Sendable, Equatable, Hashable {
+    public var seq: Int32
+    public var server: ServerID
+    public var room: RoomID?
+
+    public init(seq: Int32, server: ServerID, room: RoomID?) {
+        self.seq = seq
+        self.server = server
+        self.room = room
+    }
+}
+
+/// The session table (router role).
+public protocol RouterClient: Sendable {
+    /// Records a new session and returns its sequence number (first is 1).
+    func put(user: UserID, server: ServerID, room: RoomID?) async throws -> Int32
+
+    /// Removes one session. Returns whether it existed. The router uses the room it recorded,
+    /// not one supplied by the caller.
+    func delete(user: UserID, seq: Int32) async throws -> Bool
+
+    /// The live sessions of each requested user (users without sessions are absent).
+    func sessions(of users: [UserID]) async throws -> [UserID: [SessionRecord]]
+
+    /// Removes every session on `server`; returns how many were removed.
+    func deleteServer(_ server: ServerID) async throws -> Int
+
+    /// Online sessions per room (rooms with at least one session only).
+    func roomCounts() async throws -> [RoomID: Int]
+
+    /// Online sessions per comet server (servers with at least one session only).
+    func serverCounts() async throws -> [ServerID: Int]
+}
+
+/// What a comet learns from logic when a client authenticates.
+public struct ConnectResult: Sendable, Equatable {
+    public var key: SessionKey
+    public var room: RoomID?
+
+    public init(key: SessionKey, room: RoomID?) {
+        self.key = key
+        self.room = room
+    }
+}
+
+/// Errors a logic client reports to comet.
+public enum ConnectError: Error, Sendable, Equatable {
+    /// The token was refused by the authenticator.
+    case refused
+    /// The session could not be recorded (router unreachable, timeout, ...).
+    case unavailable(String)
+}
+
+/// What comets ask of logic.
+public protocol LogicClient: Sendable {
+    /// Authenticates `token` for a connection on `server` and records the session.
+    func connect(server: ServerID, token: [UInt8]) async throws -> ConnectResult
+
+    /// Forgets a session when its connection closes. Returns whether it existed.
+    func disconnect(server: ServerID, key: SessionKey) async throws -> Bool
+}
+
+/// What job asks of one comet. Bodies are passed as raw message bytes; the comet encodes them
+/// once per wire format and shares the encoded bytes among all receiving connections.
+public protocol CometClient: Sendable {
+    var serverID: ServerID { get }
+
+    /// Delivers every body, in order, to each connection whose key is in `keys`.
+    func push(keys: [SessionKey], bodies: [[UInt8]]) async throws
+
+    /// Delivers every body, in order, to every authenticated connection.
+    func broadcast(bodies: [[UInt8]]) async throws
+
+    /// Delivers every body, in order, to every connection in `room`.
+    func broadcastRoom(_ room: RoomID, bodies: [[UInt8]]) async throws
+}
+
+/// The comets job can reach, by server id. `serve all` has exactly one.
+public protocol CometDirectory: Sendable {
+    func comet(_ server: ServerID) -> (any CometClient)?
+    func allComets() -> [any CometClient]
+}
+
+/// The producing side of the dispatch queue (logic → job).
+public protocol DispatchPublisher: Sendable {
+    /// Hands `message` to the queue. Returns once the queue has accepted it (memory: enqueued;
+    /// Kafka: acknowledged by the broker). Throws `QueueError` otherwise.
+    func publish(_ message: DispatchMessage) async throws
+}
+
+/// The consuming side of the dispatch queue (job).
+public protocol DispatchConsumer: Sendable {
+    /// Calls `handler` for each message, one at a time, until the task is cancelled or the queue
+    /// is shut down. A message counts as handled (offset committed) when `handler` returns.
+    func run(_ handler: @escaping @Sendable (DispatchMessage) async -> Void) async throws
+}
+
+public enum QueueError: Error, Sendable, Equatable {
+    /// The queue is full; the message was not accepted.
+    case full
+    /// The queue is closed or the broker is unreachable.
+    case unavailable(String)
+}

@@ -1,0 +1,68 @@
+/// One parsed HTTP/1.1 request, as handed to an `HTTPHandler`.
+public struct HTTPRequest: Sendable {
+    /// Upper-case method name (`GET`, `POST`, ...).
+    public var method: String
+    /// The path of the request target, percent-decoded, without the query (`/1/push`).
+    public var path: String
+    /// Query items in order, percent-decoded (`+` is a space). A key may repeat.
+    public var queryItems: [(name: String, value: String)]
+    /// Header fields in order, names as sent.
+    public var headers: [(name: String, value: String)]
+    /// The whole body (Content-Length or de-chunked).
+    public var body: [UInt8]
+
+    public init(
+        method: String, path: String, queryItems: [(name: String, value: String)] = [],
+        headers: [(name: String, value: String)] = [], body: [UInt8] = []
+    ) {
+        self.method = method
+        self.path = path
+        self.queryItems = queryItems
+        self.headers = headers
+        self.body = body
+    }
+
+    /// The first value of query item `name`, if present.
+    public func query(_ name: String) -> String? {
+        queryItems.first { $0.name == name }?.value
+    }
+
+    /// The first value of header `name`, compared case-insensitively.
+    public func header(_ name: String) -> String? {
+        let lowered = name.lowercased()
+        return headers.first { $0.name.lowercased() == lowered }?.value
+    }
+}
+
+/// A response to one request. The server adds `Content-Length`, `Date` is not sent, and
+/// `Connection: close` is added when the connection is closing.
+public struct HTTPResponse: Sendable {
+    public var status: Int
+    public var headers: [(name: String, value: String)]
+    public var body: [UInt8]
+
+    public init(status: Int, headers: [(name: String, value: String)] = [], body: [UInt8] = []) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+
+    /// A JSON response (`Content-Type: application/json`).
+    public static func json(status: Int = 200, _ text: String) -> HTTPResponse {
+        HTTPResponse(
+            status: status, headers: [("Content-Type", "application/json")], body: Array(text.utf8))
+    }
+
+    /// A plain-text response (`Content-Type: text/plain; charset=utf-8`).
+    public static func text(status: Int, _ text: String) -> HTTPResponse {
+        HTTPResponse(
+            status: status, headers: [("Content-Type", "text/plain; charset=utf-8")],
+            body: Array(text.utf8))
+    }
+}
+
+/// Answers requests. Called on a task off the event loops; responses go back to the
+/// connection in request order, so pipelined requests get pipelined answers.
+public protocol HTTPHandler: Sendable {
+    func handle(_ request: HTTPRequest) async -> HTTPResponse
+}

@@ -1,0 +1,3 @@
+import IMCLI
+
+IMCommandLine.main()

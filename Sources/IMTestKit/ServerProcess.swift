@@ -123,13 +123,12 @@ final class OutputCollector: Sendable {
 
     init(_ reader: FileHandle) {
         self.reader = reader
-        let buffer = self.buffer
-        Thread.detachNewThread {
+        Thread.detachNewThread { [self] in
             while true {
                 let data = reader.availableData
                 if data.isEmpty { return }
                 let chunk = String(decoding: data, as: UTF8.self)
-                buffer.withLock { $0 += chunk }
+                self.buffer.withLock { $0 += chunk }
             }
         }
     }

@@ -1,0 +1,75 @@
+import IMCore
+import IMNet
+
+/// The logic role: authenticates connections for comets and records them on the user's router,
+/// and serves goim's HTTP push API (`handle(_:)`), turning pushes into dispatch messages.
+///
+/// Stateless apart from its counters: every answer comes from the routers and the queue, so
+/// several logic processes may serve the same routers.
+public final class Logic: LogicClient, HTTPHandler {
+    public let routers: RouterSet
+    public let metrics = LogicMetrics()
+    let publisher: any DispatchPublisher
+    let authenticator: any Authenticator
+    let configuration: LogicConfiguration
+    let logger = Logger(label: "logic")
+
+    /// - Parameters:
+    ///   - routers: where sessions are recorded and looked up.
+    ///   - publisher: the dispatch queue to job.
+    ///   - authenticator: token → identity; default: goim's decimal tokens plus
+    ///     `{"mid":..,"room":..}`.
+    ///   - configuration: HTTP API limits.
+    public init(
+        routers: RouterSet, publisher: any DispatchPublisher,
+        authenticator: any Authenticator = DefaultAuthenticator(),
+        configuration: LogicConfiguration = .init()
+    ) {
+        self.routers = routers
+        self.publisher = publisher
+        self.authenticator = authenticator
+        self.configuration = configuration
+    }
+
+    /// Authenticates `token` and records the session on the user's router.
+    /// Throws `ConnectError.refused` for a refused token (or one naming a negative user or
+    /// room) and `ConnectError.unavailable` when the router fails.
+    public func connect(server: ServerID, token: [UInt8]) async throws -> ConnectResult {
+        guard let identity = authenticator.authenticate(token: token),
+            identity.user >= 0, (identity.room ?? 0) >= 0
+        else {
+            metrics.authRefusals.increment()
+            logger.debug("token refused", ["comet.id": "\(server)"])
+            throw ConnectError.refused
+        }
+
+        let router = routers.router(for: identity.user)
+        do {
+            let seq = try await router.client.put(
+                user: identity.user, server: server, room: identity.room)
+            return ConnectResult(
+                key: SessionKey(user: identity.user, seq: seq), room: identity.room)
+        } catch {
+            throw routerFailure(router.name, error, during: "put")
+        }
+    }
+
+    /// Removes the session from its user's router. Returns whether it existed; throws
+    /// `ConnectError.unavailable` when the router fails.
+    public func disconnect(server: ServerID, key: SessionKey) async throws -> Bool {
+        let router = routers.router(for: key.user)
+        do {
+            return try await router.client.delete(user: key.user, seq: key.seq)
+        } catch {
+            throw routerFailure(router.name, error, during: "delete")
+        }
+    }
+
+    private func routerFailure(_ name: String, _ error: any Error, during call: String)
+        -> ConnectError
+    {
+        metrics.routerErrors.increment()
+        logger.warning("router call failed", ["router": name, "call": call, "error": "\(error)"])
+        return .unavailable("router \(name): \(error)")
+    }
+}

@@ -67,6 +67,9 @@ public struct Logger: Sendable {
     public func info(_ m: @autoclosure () -> String, _ md: @autoclosure () -> [String: String] = [:]) {
         log(.info, m(), md())
     }
+    public func notice(_ m: @autoclosure () -> String, _ md: @autoclosure () -> [String: String] = [:]) {
+        log(.notice, m(), md())
+    }
     public func warning(_ m: @autoclosure () -> String, _ md: @autoclosure () -> [String: String] = [:]) {
         log(.warning, m(), md())
     }

@@ -1,0 +1,235 @@
+import Foundation
+import IMCore
+import IMNet
+
+/// `imctl client connect`: one blocking goim TCP client that prints the pushes it receives.
+///
+/// It authenticates (op 7, ver 1, seq 1, body = token) and waits for op 8, then heartbeats
+/// (op 2, seq 2, 3, ...) every `--heartbeat` and prints each push (op 5) as one line on stdout,
+/// written as soon as it arrives. It ends with exit 0 when stopped (SIGINT/SIGTERM, or the
+/// injected `StopSignal`) and exit 1 when the server closes the connection.
+enum ClientConnect {
+    /// How long the server has to answer the auth frame (and to accept the connection).
+    static let authTimeout: Duration = .seconds(10)
+
+    /// Pushes larger than this end the session; the server's own outbound limit is far lower.
+    static let maxPushBody = 16 << 20
+
+    struct Options {
+        var token: [UInt8]
+        var address: SocketAddress
+        var heartbeat: Duration
+        var printsJSON: Bool
+    }
+
+    static func run(_ context: CommandContext) throws(CommandError) -> Int32 {
+        let options = try parseOptions(context)
+        let stop = context.stop ?? StopSignal.processSignals()
+
+        let socket: ClientSocket
+        do {
+            socket = try ClientSocket.connect(
+                host: options.address.host, port: UInt16(options.address.port),
+                deadline: .now + authTimeout)
+        } catch {
+            throw .failure(error.description)
+        }
+
+        var session = ClientSession(socket: socket, stop: stop, options: options, context: context)
+        return try session.run()
+    }
+
+    private static func parseOptions(_ context: CommandContext) throws(CommandError) -> Options {
+        let command = context.command
+        if command.values["ws"] != nil {
+            if command.values["tcp"] != nil {
+                throw context.usageError("--tcp and --ws cannot be used together")
+            }
+            throw .failure("WebSocket client support is not available yet; use --tcp HOST:PORT")
+        }
+
+        guard let tcp = try context.resolved("tcp"),
+            let interval = try context.resolved("heartbeat")
+        else { throw context.usageError("missing option '--tcp' or '--heartbeat'") }
+        guard let address = try? SocketAddress(parsing: tcp.text) else {
+            throw context.invalid("tcp", tcp, "expected HOST:PORT")
+        }
+        guard let heartbeat = Duration(parsing: interval.text), heartbeat > .zero else {
+            throw context.invalid("heartbeat", interval, "must be a duration above zero")
+        }
+
+        let token = try context.value("token") ?? ""
+        return Options(
+            token: Array(token.utf8), address: address, heartbeat: heartbeat,
+            printsJSON: context.flag("json"))
+    }
+}
+
+/// The running connection: auth, then heartbeats and printing until stopped or closed.
+private struct ClientSession {
+    let socket: ClientSocket
+    let stop: StopSignal
+    let options: ClientConnect.Options
+    let context: CommandContext
+
+    private var decoder = FrameDecoder(maxBodySize: ClientConnect.maxPushBody)
+    private var readBuffer = [UInt8](repeating: 0, count: 64 * 1024)
+    private var isAuthenticated = false
+    private var nextSeq: Int32 = 2
+    private var deadline: ContinuousClock.Instant
+
+    init(
+        socket: ClientSocket, stop: StopSignal, options: ClientConnect.Options,
+        context: CommandContext
+    ) {
+        self.socket = socket
+        self.stop = stop
+        self.options = options
+        self.context = context
+        self.deadline = .now + ClientConnect.authTimeout
+    }
+
+    private enum Event {
+        case stopped, deadlinePassed, readable
+    }
+
+    mutating func run() throws(CommandError) -> Int32 {
+        try send(Frame(ver: 1, op: Operation.auth, seq: 1, body: options.token))
+        while true {
+            switch try waitForEvent() {
+            case .stopped:
+                return IMCommandLine.ExitCode.success
+            case .deadlinePassed:
+                try deadlinePassed()
+            case .readable:
+                try readFrames()
+            }
+        }
+    }
+
+    /// Polls the socket and the stop signal until one is ready or the deadline passes.
+    private func waitForEvent() throws(CommandError) -> Event {
+        var descriptors = [
+            pollfd(fd: stop.fd, events: Int16(POLLIN), revents: 0),
+            pollfd(fd: socket.fd, events: Int16(POLLIN), revents: 0),
+        ]
+        while true {
+            let timeout = ClientSocket.milliseconds(until: deadline)
+            guard timeout > 0 else { return .deadlinePassed }
+
+            let ready = poll(&descriptors, 2, timeout)
+            if ready < 0, errno != EINTR {
+                throw .failure("poll: \(String(cString: strerror(errno)))")
+            }
+            if descriptors[0].revents != 0 { return .stopped }
+            if descriptors[1].revents != 0 { return .readable }
+        }
+    }
+
+    private mutating func deadlinePassed() throws(CommandError) {
+        guard isAuthenticated else {
+            let limit = ClientConnect.authTimeout.shortDescription
+            throw .failure("no auth reply from the server within \(limit)")
+        }
+        try send(Frame(ver: 1, op: Operation.heartbeat, seq: nextSeq))
+        nextSeq = nextSeq == Int32.max ? 1 : nextSeq + 1
+        deadline = .now + options.heartbeat
+    }
+
+    private mutating func readFrames() throws(CommandError) {
+        let result: ClientSocket.ReadResult
+        do {
+            result = try socket.readAvailable(into: &readBuffer)
+        } catch {
+            throw .failure("connection lost: \(error.description)")
+        }
+
+        switch result {
+        case .wouldBlock:
+            return
+        case .endOfStream:
+            throw .failure(
+                isAuthenticated
+                    ? "the server closed the connection"
+                    : "authentication refused or connection closed")
+        case .bytes(let count):
+            for frame in try decode(count) { try handle(frame) }
+        }
+    }
+
+    private mutating func decode(_ count: Int) throws(CommandError) -> [Frame] {
+        var frames: [Frame] = []
+        do {
+            try readBuffer.withUnsafeBytes { bytes in
+                try decoder.decode(UnsafeRawBufferPointer(rebasing: bytes[..<count])) {
+                    frames.append($0)
+                }
+            }
+        } catch {
+            throw .failure("invalid frame from the server: \(error)")
+        }
+        return frames
+    }
+
+    private mutating func handle(_ frame: Frame) throws(CommandError) {
+        guard isAuthenticated else {
+            guard frame.op == Operation.authReply else {
+                throw .failure("unexpected op \(frame.op) before the auth reply")
+            }
+            isAuthenticated = true
+            deadline = .now + options.heartbeat
+            context.stderr.write("authenticated\n")
+            return
+        }
+        if frame.op == Operation.push {
+            context.stdout.write(PushLine.render(frame, json: options.printsJSON))
+        }
+    }
+
+    private func send(_ frame: Frame) throws(CommandError) {
+        do {
+            try socket.send(frame.encoded, deadline: .now + ClientConnect.authTimeout)
+        } catch {
+            throw .failure("connection lost: \(error.description)")
+        }
+    }
+}
+
+/// How `client connect` prints one push: a single line either way.
+enum PushLine {
+    /// Plain: the body as UTF-8 (invalid bytes replaced), line breaks written as `\n`, `\r`.
+    /// JSON: `{"op":5,"ver":0,"seq":0,"body":"TEXT"}`, or `"body_base64"` in place of `"body"`
+    /// when the body is not valid UTF-8.
+    static func render(_ frame: Frame, json: Bool) -> String {
+        guard json else {
+            let text = String(decoding: frame.body, as: UTF8.self)
+            return text.replacingOccurrences(of: "\n", with: "\\n")
+                .replacingOccurrences(of: "\r", with: "\\r") + "\n"
+        }
+
+        let header = "{\"op\":\(frame.op),\"ver\":\(frame.ver),\"seq\":\(frame.seq),"
+        if let text = String(validating: frame.body, as: UTF8.self) {
+            return header + "\"body\":\(jsonString(text))}\n"
+        }
+        return header + "\"body_base64\":\"\(Base64.encode(frame.body))\"}\n"
+    }
+
+    /// `text` as a JSON string literal.
+    static func jsonString(_ text: String) -> String {
+        var literal = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": literal += "\\\""
+            case "\\": literal += "\\\\"
+            case "\n": literal += "\\n"
+            case "\r": literal += "\\r"
+            case "\t": literal += "\\t"
+            case _ where scalar.value < 0x20:
+                literal += String(format: "\\u%04x", scalar.value)
+            default:
+                literal.unicodeScalars.append(scalar)
+            }
+        }
+        return literal + "\""
+    }
+}

@@ -1,0 +1,74 @@
+/// What runs each command of the tree. The grammar is in `CommandTree`; this table only maps
+/// a command path to code (a test checks that every runnable command has an entry).
+enum CommandHandlers {
+    typealias Handler = @Sendable (CommandContext) throws(CommandError) -> Int32
+
+    /// Handlers by command path joined with spaces (`"serve all"`).
+    static let table: [String: Handler] = [
+        "": { context throws(CommandError) in try version(context) },  // `imctl --version`
+        "serve all": { context throws(CommandError) in try serveAll(context) },
+        "serve comet": { context throws(CommandError) in try serveRole(context) },
+        "serve logic": { context throws(CommandError) in try serveRole(context) },
+        "serve router": { context throws(CommandError) in try serveRole(context) },
+        "serve job": { context throws(CommandError) in try serveRole(context) },
+        "push": { context throws(CommandError) in try AdminCommands.push(context) },
+        "pushs": { context throws(CommandError) in try AdminCommands.pushs(context) },
+        "push-all": { context throws(CommandError) in try AdminCommands.pushAll(context) },
+        "push-room": { context throws(CommandError) in try AdminCommands.pushRoom(context) },
+        "server-del": { context throws(CommandError) in try AdminCommands.serverDelete(context) },
+        "count": { context throws(CommandError) in try AdminCommands.count(context) },
+        "client connect": { context throws(CommandError) in try ClientConnect.run(context) },
+        "help": { context throws(CommandError) in try help(context) },
+        "version": { context throws(CommandError) in try version(context) },
+    ]
+
+    /// Runs the parsed command (or its help).
+    static func run(_ context: CommandContext) throws(CommandError) -> Int32 {
+        let command = context.command
+        if command.wantsHelp {
+            context.stdout.write(context.renderer.help(for: command.spec, path: command.path))
+            return IMCommandLine.ExitCode.success
+        }
+        guard let handler = table[command.path.joined(separator: " ")] else {
+            throw context.usageError("'\(command.path.joined(separator: " "))' cannot be run")
+        }
+        return try handler(context)
+    }
+
+    private static func help(_ context: CommandContext) throws(CommandError) -> Int32 {
+        let path = context.command.arguments(from: "command")
+        guard let spec = CommandTree.command(at: path) else {
+            throw context.usageError("unknown command '\(path.joined(separator: " "))'")
+        }
+        context.stdout.write(context.renderer.help(for: spec, path: path))
+        return IMCommandLine.ExitCode.success
+    }
+
+    private static func version(_ context: CommandContext) throws(CommandError) -> Int32 {
+        context.stdout.write("\(CommandTree.toolName) \(IMCommandLine.version)\n")
+        return IMCommandLine.ExitCode.success
+    }
+
+    private static func serveAll(_ context: CommandContext) throws(CommandError) -> Int32 {
+        let configuration: ServeConfiguration
+        do {
+            configuration = try ServeConfiguration.resolve(
+                context.command, environment: context.environment)
+        } catch {
+            throw .usage(error)
+        }
+
+        if context.flag("print-config") {
+            context.stdout.write(configuration.configFileText)
+            return IMCommandLine.ExitCode.success
+        }
+        return ServeAll.run(configuration)
+    }
+
+    private static func serveRole(_ context: CommandContext) throws(CommandError) -> Int32 {
+        let role = context.command.path.joined(separator: " ")
+        throw .failure(
+            "imctl \(role): the distributed mode is not available in this build; "
+                + "use 'imctl serve all'")
+    }
+}

@@ -1,0 +1,291 @@
+/// The whole imctl command tree, as data. Help, man pages, completions and the REPL are all
+/// rendered from `CommandTree.root`; the parser accepts exactly what it describes.
+public enum CommandTree {
+    /// The tool's name, the root of every usage line.
+    public static let toolName = "imctl"
+
+    /// The root command (`imctl`), with `--help` added to every command.
+    public static let root: CommandSpec = addingHelp(to: bareRoot)
+
+    /// The command at `path` below the root (`["serve", "all"]`), or nil.
+    public static func command(at path: [String]) -> CommandSpec? {
+        var command = root
+        for name in path {
+            guard let child = command.subcommand(named: name) else { return nil }
+            command = child
+        }
+        return command
+    }
+
+    /// Every command path in the tree, parents before children (`[]`, `["serve"]`, ...).
+    public static var allPaths: [[String]] {
+        func walk(_ command: CommandSpec, _ path: [String]) -> [[String]] {
+            [path] + command.subcommands.flatMap { walk($0, path + [$0.name]) }
+        }
+        return walk(root, [])
+    }
+
+    static let helpOption = OptionSpec(
+        long: "help", short: "h", kind: .flag, abstract: "Show help information.")
+
+    static let versionOption = OptionSpec(
+        long: "version", kind: .flag, abstract: "Show the version.")
+
+    private static func addingHelp(to command: CommandSpec) -> CommandSpec {
+        var command = command
+        command.options.append(helpOption)
+        command.subcommands = command.subcommands.map(addingHelp)
+        return command
+    }
+
+    private static let bareRoot = CommandSpec(
+        name: toolName,
+        abstract: "A goim-compatible push server and its admin client.",
+        discussion: """
+            'imctl serve all' runs a complete push server in one process. The other commands \
+            talk to a running server: push messages through logic's HTTP API, read online \
+            counts, or connect as a client.
+
+            Exit codes: 0 success, 1 the operation failed (server error, unreachable), \
+            64 usage error.
+            """,
+        options: [versionOption],
+        subcommands: [
+            serve, push, pushs, pushAll, pushRoom, serverDelete, count, client, help, version,
+        ])
+}
+
+// MARK: - Shared option groups
+
+extension CommandTree {
+    /// Options of every command that calls logic's HTTP API.
+    static let logicClientOptions: [OptionSpec] = [
+        OptionSpec(
+            long: "logic", valueName: "url", kind: .value(.url),
+            abstract: "Logic's HTTP address.", defaultValue: "http://127.0.0.1:7172",
+            environment: "IMCTL_LOGIC"),
+        OptionSpec(
+            long: "json", kind: .flag,
+            abstract: "Print logic's JSON response as it was received."),
+    ]
+
+    static let messageArgument = ArgumentSpec(
+        name: "message",
+        abstract: """
+            The message bytes, sent unchanged. '-' reads standard input to its end, as does \
+            leaving it out when standard input is not a terminal.
+            """,
+        isOptional: true)
+
+    static let serveAllOptions: [OptionSpec] = [
+        serveOption("tcp", "host:port", .address, "0.0.0.0:8080", "Address for goim TCP clients."),
+        serveOption(
+            "ws", "host:port", .address, "0.0.0.0:8090",
+            "Address for WebSocket clients (accepted now; WebSocket is served by a later "
+                + "version)."),
+        serveOption("http", "host:port", .address, "0.0.0.0:7172", "Address of the HTTP push API."),
+        serveOption("server-id", "n", .integer, "1", "This comet's server id (1 or more)."),
+        serveOption("loops", "n", .integer, "0", "Event-loop threads; 0 means one per core."),
+        serveOption(
+            "handshake-timeout", "duration", .duration, "5s",
+            "How long a new connection may take to authenticate."),
+        serveOption(
+            "heartbeat-timeout", "duration", .duration, "5m",
+            "How long an authenticated connection may stay silent."),
+        serveOption(
+            "max-frame-body", "size", .size, "4KiB", "The largest frame body a client may send."),
+        serveOption(
+            "outbound-limit", "size", .size, "1MiB",
+            "Bytes queued for one slow client before it is disconnected."),
+        serveOption(
+            "write-timeout", "duration", .duration, "10s",
+            "How long queued bytes may wait for a client before it is disconnected."),
+        serveOption(
+            "http-max-body", "size", .size, "1MiB", "The largest HTTP request body logic accepts."),
+        serveOption(
+            "room-batch", "n", .integer, "40", "Room messages job coalesces into one batch."),
+        serveOption(
+            "room-window", "duration", .duration, "1s",
+            "How long job coalesces room messages after the first one went out."),
+        serveOption(
+            "queue-capacity", "n", .integer, "65536",
+            "Dispatch messages the memory queue holds before logic answers 503."),
+        serveOption(
+            "log-level", "level", .choice(["trace", "debug", "info", "warning", "error"]), "info",
+            "The lowest level that is logged."),
+        OptionSpec(
+            long: "config", valueName: "file", kind: .value(.file),
+            abstract: "Read 'key = value' settings from a file (keys are the long option names).",
+            environment: OptionSpec.environmentName(for: "config")),
+        OptionSpec(
+            long: "print-config", kind: .flag,
+            abstract: "Print the resolved configuration in the config-file syntax and exit."),
+    ]
+
+    /// A `serve` setting: settable by flag, `IMCTL_*` variable and config file.
+    private static func serveOption(
+        _ long: String, _ valueName: String, _ kind: ValueKind, _ defaultValue: String,
+        _ abstract: String
+    ) -> OptionSpec {
+        OptionSpec(
+            long: long, valueName: valueName, kind: .value(kind), abstract: abstract,
+            defaultValue: defaultValue, environment: OptionSpec.environmentName(for: long),
+            isConfigKey: true)
+    }
+}
+
+// MARK: - Commands
+
+extension CommandTree {
+    static let serve = CommandSpec(
+        name: "serve",
+        abstract: "Run the server roles.",
+        discussion: """
+            'serve all' runs comet, logic, router and job in one process with the in-memory \
+            queue. The other subcommands run one role each, for the distributed mode.
+
+            Settings are taken from, in order: the flag, the IMCTL_* environment variable, the \
+            --config file, the default.
+            """,
+        subcommands: [
+            CommandSpec(
+                name: "all",
+                abstract: "Run comet, logic, router and job in one process.",
+                discussion: """
+                    Each setting comes from the flag, else its IMCTL_* environment variable, \
+                    else the --config file, else the default. --print-config shows the result \
+                    in the config-file syntax.
+                    """,
+                options: serveAllOptions),
+            roleCommand("comet", "Run the comet role: client connections and their pushes."),
+            roleCommand("logic", "Run the logic role: the HTTP push API and authentication."),
+            roleCommand("router", "Run the router role: the session table."),
+            roleCommand("job", "Run the job role: hands queued pushes to the comets."),
+        ])
+
+    private static func roleCommand(_ name: String, _ abstract: String) -> CommandSpec {
+        CommandSpec(
+            name: name, abstract: abstract,
+            discussion: "Distributed mode; not available in this build (use 'imctl serve all').")
+    }
+
+    static let push = CommandSpec(
+        name: "push",
+        abstract: "Push a message to every session of one user.",
+        discussion: "Calls POST /1/push?uid=UID with the message as the body.",
+        arguments: [messageArgument],
+        options: [
+            OptionSpec(
+                long: "uid", valueName: "uid", kind: .value(.integer),
+                abstract: "The user id (mid) to push to.", isRequired: true)
+        ] + logicClientOptions)
+
+    static let pushs = CommandSpec(
+        name: "pushs",
+        abstract: "Push a JSON message to several users.",
+        discussion: """
+            Calls POST /1/pushs with the body {"u":[UIDS],"m":JSON}; the JSON text is \
+            embedded unchanged, so it must be valid JSON.
+            """,
+        arguments: [
+            ArgumentSpec(
+                name: "json",
+                abstract: """
+                    The message, a JSON value. '-' reads standard input to its end, as does \
+                    leaving it out when standard input is not a terminal.
+                    """,
+                isOptional: true)
+        ],
+        options: [
+            OptionSpec(
+                long: "uids", valueName: "uid,...", kind: .value(.string),
+                abstract: "Comma-separated user ids (mids) to push to.", isRequired: true)
+        ] + logicClientOptions)
+
+    static let pushAll = CommandSpec(
+        name: "push-all",
+        abstract: "Push a message to every connected session.",
+        discussion: "Calls POST /1/push/all with the message as the body.",
+        arguments: [messageArgument],
+        options: logicClientOptions)
+
+    static let pushRoom = CommandSpec(
+        name: "push-room",
+        abstract: "Push a message to every session in a room.",
+        discussion: "Calls POST /1/push/room?rid=RID with the message as the body.",
+        arguments: [messageArgument],
+        options: [
+            OptionSpec(
+                long: "room", valueName: "rid", kind: .value(.integer),
+                abstract: "The room id.", isRequired: true),
+            OptionSpec(
+                long: "ensure", kind: .flag,
+                abstract: "Send ensure=true (goim passes it on with the room message)."),
+        ] + logicClientOptions)
+
+    static let serverDelete = CommandSpec(
+        name: "server-del",
+        abstract: "Remove every session of one comet server from the routers.",
+        discussion: "Calls POST /1/server/del?server=ID; for clean-up after a comet died.",
+        options: [
+            OptionSpec(
+                long: "server", valueName: "id", kind: .value(.integer),
+                abstract: "The comet server id.", isRequired: true)
+        ] + logicClientOptions)
+
+    static let count = CommandSpec(
+        name: "count",
+        abstract: "Show online session counts per room or per comet server.",
+        discussion: "Calls GET /1/count?type=room|server and prints a table.",
+        arguments: [
+            ArgumentSpec(
+                name: "type", abstract: "What to count by: room or server.",
+                kind: .choice(["room", "server"]))
+        ],
+        options: logicClientOptions)
+
+    static let client = CommandSpec(
+        name: "client",
+        abstract: "Act as a goim client.",
+        subcommands: [clientConnect])
+
+    static let clientConnect = CommandSpec(
+        name: "connect",
+        abstract: "Connect as one goim client and print the pushes it receives.",
+        discussion: """
+            Authenticates with the token (op 7), then sends a heartbeat (op 2) every \
+            --heartbeat and prints the body of every push (op 5) as one line: the bytes as \
+            UTF-8, with line breaks inside a body written as \\n and \\r. With --json each \
+            push is a line {"op":5,"ver":0,"seq":0,"body":"TEXT"}, or "body_base64":"..." \
+            instead of "body" when the bytes are not UTF-8. Stops on Ctrl-C (exit 0) or when \
+            the server closes the connection (exit 1).
+            """,
+        options: [
+            OptionSpec(
+                long: "token", valueName: "token", kind: .value(.string),
+                abstract: "The auth token: a user id, or {\"mid\":UID,\"room\":RID}.",
+                isRequired: true),
+            OptionSpec(
+                long: "tcp", valueName: "host:port", kind: .value(.address),
+                abstract: "Comet's TCP address.", defaultValue: "127.0.0.1:8080"),
+            OptionSpec(
+                long: "ws", valueName: "url", kind: .value(.url),
+                abstract: "Comet's WebSocket URL instead of --tcp (not available yet)."),
+            OptionSpec(
+                long: "heartbeat", valueName: "duration", kind: .value(.duration),
+                abstract: "Interval between heartbeats.", defaultValue: "30s"),
+            OptionSpec(
+                long: "json", kind: .flag, abstract: "Print each push as a JSON line."),
+        ])
+
+    static let help = CommandSpec(
+        name: "help",
+        abstract: "Show help for a command.",
+        arguments: [
+            ArgumentSpec(
+                name: "command", abstract: "The command, with its subcommand words.",
+                isOptional: true, isRepeating: true)
+        ])
+
+    static let version = CommandSpec(name: "version", abstract: "Show the version.")
+}

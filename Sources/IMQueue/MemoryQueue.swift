@@ -1,0 +1,154 @@
+import IMCore
+import Synchronization
+
+/// The in-process dispatch queue of `serve all`: logic publishes, job consumes, and nothing
+/// survives the process (at-most-once, see design §7).
+///
+/// Bounded: at most `capacity` messages wait (default 65,536); `publish` on a full queue fails
+/// at once with `QueueError.full` rather than making the HTTP handler wait. One consumer at a
+/// time receives the messages in publish order; while the queue is empty it is suspended, not
+/// polling. After `close()` publishing fails with `.unavailable`, and the consumer gets what is
+/// still queued and then returns.
+public final class MemoryQueue: DispatchPublisher, DispatchConsumer {
+    public static let defaultCapacity = 65_536
+
+    /// The most messages that can wait for the consumer; at least 1.
+    public let capacity: Int
+    /// Messages accepted by `publish`.
+    public let published = Counter("queue_published", help: "Dispatch messages accepted")
+    /// Messages refused because the queue was full.
+    public let rejectedFull = Counter(
+        "queue_rejected_full", help: "Dispatch messages refused because the queue was full")
+
+    private let state = Mutex(State())
+
+    public init(capacity: Int = MemoryQueue.defaultCapacity) {
+        self.capacity = max(1, capacity)
+    }
+
+    /// Every counter, for exporting.
+    public var counters: [Counter] { [published, rejectedFull] }
+
+    /// Messages waiting for the consumer.
+    public var depth: Int { state.withLock { $0.buffer.count } }
+
+    /// Whether a consumer is suspended waiting for a message (for tests and diagnostics).
+    public var hasWaitingConsumer: Bool { state.withLock { $0.waiter != nil } }
+
+    /// Enqueues `message`, or hands it straight to a waiting consumer. Never waits.
+    ///
+    /// - Throws: `QueueError.full` when `capacity` messages are waiting;
+    ///   `QueueError.unavailable` after `close()`.
+    public func publish(_ message: DispatchMessage) throws(QueueError) {
+        let waiter: Waiter?
+        do {
+            waiter = try state.withLock { state throws(QueueError) in
+                try state.accept(message, capacity: capacity)
+            }
+        } catch {
+            if error == .full { rejectedFull.increment() }
+            throw error
+        }
+
+        published.increment()
+        waiter?.resume(returning: message)
+    }
+
+    /// Refuses further messages and lets the consumer return once it has drained the queue.
+    public func close() {
+        let waiter = state.withLock { state in
+            state.isClosed = true
+            return state.waiter.take()
+        }
+        waiter?.resume(returning: nil)
+    }
+
+    /// Calls `handler` for each message in order, one at a time. Returns when the queue is
+    /// closed and drained, or when the calling task is cancelled (messages still queued stay
+    /// for a later `run`).
+    ///
+    /// - Throws: `QueueError.unavailable` if another `run` is already consuming.
+    public func run(_ handler: @escaping @Sendable (DispatchMessage) async -> Void) async throws {
+        try claimConsumer()
+        defer { state.withLock { $0.hasConsumer = false } }
+
+        while let message = await next() {
+            await handler(message)
+        }
+    }
+
+    private func claimConsumer() throws(QueueError) {
+        try state.withLock { state throws(QueueError) in
+            guard !state.hasConsumer else {
+                throw QueueError.unavailable("queue already has a consumer")
+            }
+            state.hasConsumer = true
+        }
+    }
+
+    /// The next message, or nil when the queue is closed and empty or the task is cancelled.
+    private func next() async -> DispatchMessage? {
+        switch state.withLock({ $0.take() }) {
+        case .message(let message): return message
+        case .finished: return nil
+        case .empty: return await waitForMessage()
+        }
+    }
+
+    private func waitForMessage() async -> DispatchMessage? {
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (waiter: Waiter) in
+                let ready = state.withLock { $0.takeOrPark(waiter) }
+                if let ready { waiter.resume(returning: ready) }
+            }
+        } onCancel: {
+            let waiter = state.withLock { $0.waiter.take() }
+            waiter?.resume(returning: nil)
+        }
+    }
+}
+
+/// A suspended consumer: resumed with a message, or with nil to make it stop.
+private typealias Waiter = CheckedContinuation<DispatchMessage?, Never>
+
+private enum Take {
+    case message(DispatchMessage)
+    case finished
+    case empty
+}
+
+private struct State {
+    var buffer = FIFO<DispatchMessage>()
+    var waiter: Waiter?
+    var hasConsumer = false
+    var isClosed = false
+
+    /// Queues `message`, or returns the waiting consumer that should get it directly (the
+    /// buffer is empty whenever a consumer waits, so order is kept).
+    mutating func accept(_ message: DispatchMessage, capacity: Int) throws(QueueError) -> Waiter? {
+        guard !isClosed else { throw QueueError.unavailable("queue closed") }
+        if let waiter = waiter.take() { return waiter }
+        guard buffer.count < capacity else { throw QueueError.full }
+
+        buffer.append(message)
+        return nil
+    }
+
+    mutating func take() -> Take {
+        if Task.isCancelled { return .finished }
+        if let message = buffer.popFirst() { return .message(message) }
+        return isClosed ? .finished : .empty
+    }
+
+    /// Parks `waiter` unless there is already an answer for it. Checking cancellation under
+    /// the lock closes the race with the cancellation handler, which runs after the flag is set.
+    mutating func takeOrPark(_ waiter: Waiter) -> DispatchMessage?? {
+        switch take() {
+        case .message(let message): return .some(message)
+        case .finished: return .some(nil)
+        case .empty:
+            self.waiter = waiter
+            return nil
+        }
+    }
+}

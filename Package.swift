@@ -12,17 +12,21 @@ let package = Package(
         .systemLibrary(name: "CLinux", path: "Sources/CLinux"),
         .systemLibrary(name: "COpenSSL", path: "Sources/COpenSSL", pkgConfig: "openssl"),
         .systemLibrary(name: "CHTTPParser", path: "Sources/CHTTPParser"),
+        .systemLibrary(name: "CRdKafka", path: "Sources/CRdKafka", pkgConfig: "rdkafka"),
+        .systemLibrary(name: "CEditLine", path: "Sources/CEditLine", pkgConfig: "libedit"),
 
         .target(name: "IMCore", dependencies: ["COpenSSL"], swiftSettings: strict),
-        .target(name: "IMNet", dependencies: ["IMCore", "CLinux", "CHTTPParser"], swiftSettings: strict),
-        .target(name: "IMQueue", dependencies: ["IMCore"], swiftSettings: strict),
-        .target(name: "IMRouter", dependencies: ["IMCore", "IMNet"], swiftSettings: strict),
+        .target(name: "IMNet", dependencies: ["IMCore", "CLinux", "CHTTPParser", "COpenSSL"], swiftSettings: strict),
+        .target(name: "IMQueue", dependencies: ["IMCore", "CRdKafka"], swiftSettings: strict),
+        .target(name: "IMRouter", dependencies: ["IMCore"], swiftSettings: strict),
         .target(name: "IMJob", dependencies: ["IMCore", "IMQueue"], swiftSettings: strict),
         .target(name: "IMLogic", dependencies: ["IMCore", "IMNet", "IMQueue"], swiftSettings: strict),
         .target(name: "IMComet", dependencies: ["IMCore", "IMNet", "CLinux"], swiftSettings: strict),
         .target(
             name: "IMCLI",
-            dependencies: ["IMCore", "IMNet", "IMQueue", "IMRouter", "IMJob", "IMLogic", "IMComet", "CLinux"],
+            dependencies: [
+                "IMCore", "IMNet", "IMQueue", "IMRouter", "IMJob", "IMLogic", "IMComet", "CLinux", "CEditLine",
+            ],
             swiftSettings: strict
         ),
         .executableTarget(name: "imctl", dependencies: ["IMCLI"], swiftSettings: strict),

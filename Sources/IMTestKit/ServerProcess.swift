@@ -148,7 +148,7 @@ final class OutputCollector: Sendable {
     /// Parses lines like `... listening address=127.0.0.1:40123 proto=tcp`.
     static func listeners(in log: String) -> [String: HostPort] {
         var result: [String: HostPort] = [:]
-        for line in log.split(separator: "\n") where line.contains(": listening") {
+        for line in log.split(separator: "\n") where line.contains("listening") {
             var proto: String?
             var address: HostPort?
             for field in line.split(separator: " ") {

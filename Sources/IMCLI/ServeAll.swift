@@ -16,6 +16,7 @@ enum ServeAll {
     static func run(_ configuration: ServeConfiguration) -> Int32 {
         Logger.configure(level: configuration.logLevel)
         signal(SIGPIPE, SIG_IGN)
+        unblockStopSignals()
         let stop = StopSignal.processSignals()
 
         let server: EmbeddedServer
@@ -32,6 +33,17 @@ enum ServeAll {
         server.stop()
         logger.info("stopped")
         return 0
+    }
+
+    /// A parent may start us with SIGINT and SIGTERM blocked (threads of libdispatch block
+    /// signals, and a child inherits the mask of the thread that spawned it); unblock them so
+    /// the handler runs. Threads started later inherit this mask.
+    private static func unblockStopSignals() {
+        var signals = sigset_t()
+        sigemptyset(&signals)
+        sigaddset(&signals, SIGINT)
+        sigaddset(&signals, SIGTERM)
+        pthread_sigmask(SIG_UNBLOCK, &signals, nil)
     }
 
     private static func waitUntilTriggered(_ stop: StopSignal) {

@@ -153,7 +153,9 @@ struct ServeAllTests {
     }
 
     @Test func clientThatStopsReadingIsDisconnectedWhileOthersKeepReceiving() throws {
-        let server = try Self.startServer(["--outbound-limit", "64KiB", "--write-timeout", "2s"])
+        // Batching off: each push waits for its delivery, which a batching window would delay.
+        let server = try Self.startServer(
+            ["--outbound-limit", "64KiB", "--write-timeout", "2s", "--room-batch", "1"])
         defer { server.stop() }
         let tcp = try #require(server.addresses["tcp"])
 

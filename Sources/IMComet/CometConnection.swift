@@ -1,0 +1,423 @@
+import IMCore
+import IMNet
+
+/// One client's TCP connection, confined to the event loop that accepted it.
+///
+/// Life: handshaking → authenticating → active → closed (see `ConnectionPhase`). Every method
+/// runs on the loop thread; logic's answer to the auth frame comes back through
+/// `loop.execute`.
+///
+/// Frames sent right behind the auth frame: reading pauses while logic decides (the kernel
+/// buffers whatever the client sends meanwhile), and frames that came in the same read as the
+/// auth frame (at most one 64 KiB read) are held and answered, in order, after op 8. So a
+/// client may pipeline requests behind its auth frame, as goim's blocking reader allowed.
+///
+/// Memory (design.md §4.6, target ≤ 512 B of user space per idle authenticated connection):
+/// an idle connection owns no buffer. Reads land in the loop's shared `readBuffer`; the
+/// `FrameDecoder` keeps bytes only while a frame is half received; the `OutboundQueue` holds
+/// references to shared, already encoded `ByteChunk`s only while output is pending (one inline
+/// slot, no array for a single push); `heldFrames` is empty except while logic decides. What an
+/// idle connection costs is this object, one malloc block of 200 usable bytes (header 16,
+/// timer-wheel links 32, decoder 17 → 24, outbound queue 40, the rest small fields;
+/// measured by `CometConnectionMemoryTests`), plus its slot in the loop's `sessions`
+/// dictionary (24 B, ~32 B at the table's load factor) and one reference each in the loop's
+/// open list and its room's list (16 B): about 250 B, half the budget. Kernel socket buffers
+/// are not counted. To stay there: keep fields few and small (Int32 slots, one flags byte) and
+/// never keep a per-connection buffer past the call that needs it.
+final class CometConnection: TimerWheelEntry, FileHandler {
+    let fd: Int32
+    /// When the connection became active, comet-wide (fills the padding after `fd`).
+    var activationOrder: UInt32 = 0
+
+    /// The loop's state: maps, room index and shared settings. Strong, so a late logic answer
+    /// can still reach a valid object.
+    private let home: CometLoopState
+
+    private(set) var phase: ConnectionPhase = .handshaking
+    private var flags: Flags = []
+
+    /// Positions in the loop's open list and in the room's member list (`ConnectionList`).
+    fileprivate(set) var openSlot: Int32 = -1
+    fileprivate(set) var roomSlot: Int32 = -1
+
+    /// Valid once active.
+    private(set) var key = SessionKey(user: 0, seq: 0)
+    private(set) var room: RoomID?
+
+    /// Handshake deadline, then heartbeat deadline (loop milliseconds).
+    private var deadlineMillis: UInt64 = 0
+    /// When pending output last made progress; 0 while nothing is pending.
+    private var stalledSinceMillis: UInt64 = 0
+
+    private var decoder: FrameDecoder
+    private var outbound = OutboundQueue()
+    /// Frames that arrived in the same read as the auth frame, replayed once logic answers.
+    private var heldFrames: [Frame] = []
+
+    init(fd: Int32, home: CometLoopState) {
+        self.fd = fd
+        self.home = home
+        self.decoder = FrameDecoder(maxBodySize: home.context.configuration.maxBodySize)
+        super.init()
+    }
+
+    private struct Flags: OptionSet {
+        let rawValue: UInt8
+        /// `scheduleFlush` was called and `flush` has not run yet.
+        static let flushScheduled = Flags(rawValue: 1 << 0)
+        /// EPOLLOUT is watched because the last write would have blocked.
+        static let watchingWritable = Flags(rawValue: 1 << 1)
+    }
+
+    override func timerExpired() {
+        deadlineReached()
+    }
+
+    private var loop: EventLoop { home.loop }
+    private var context: CometContext { home.context }
+}
+
+// MARK: - Start and stop
+
+extension CometConnection {
+    /// Arms the handshake deadline and starts watching the socket.
+    func start() throws {
+        deadlineMillis = loop.nowMillis &+ context.handshakeMillis
+        try loop.register(self, events: .readable)
+        armTimer()
+    }
+
+    /// Closes the connection once: leaves the maps and the room, cancels the deadline, closes
+    /// the socket, releases its file-limit reservation and tells logic if it was
+    /// authenticated. Safe to call from inside any handler of this connection.
+    func close(_ reason: CloseReason) {
+        guard phase != .closed else { return }
+
+        let wasActive = phase == .active
+        phase = .closed
+        // Counted before the socket closes, so whoever sees the close also sees the count.
+        count(reason)
+        home.remove(self, wasActive: wasActive)
+        loop.timers.cancel(self)
+        if reason != .loopStopped { loop.deregister(self) }
+        System.close(fd)
+        FileLimit.shared.release()
+        releaseQueues()
+
+        if wasActive && reason.notifiesLogic { context.notifyDisconnect(key) }
+    }
+
+    /// The loop stopped without `Comet.shutdown()` (it already dropped this handler).
+    func loopDidShutdown() {
+        close(.loopStopped)
+    }
+
+    /// Drops queued output and held frames now rather than when the last reference goes.
+    private func releaseQueues() {
+        outbound = OutboundQueue()
+        heldFrames = []
+    }
+
+    private func count(_ reason: CloseReason) {
+        context.metrics.connectionsClosed.increment()
+        reason.counter(in: context.metrics)?.increment()
+        guard context.logger.isEnabled(.debug) else { return }
+
+        var metadata = ["conn.fd": "\(fd)", "reason": "\(reason)"]
+        if key.user != 0 || key.seq != 0 { metadata["conn.key"] = "\(key)" }
+        context.logger.debug("connection closed", metadata)
+    }
+}
+
+// MARK: - Timer
+
+extension CometConnection {
+    /// The timer fired: close on a passed deadline, else re-arm for the next one.
+    fileprivate func deadlineReached() {
+        guard phase != .closed else { return }
+
+        let now = loop.nowMillis
+        if stalledSinceMillis != 0 && now >= stalledSinceMillis &+ context.writeTimeoutMillis {
+            closeAsSlow(.writeTimeout)
+        } else if now >= deadlineMillis {
+            close(phase.deadlineReason)
+        } else {
+            armTimer()
+        }
+    }
+
+    /// Schedules the timer for the earlier of the phase deadline and the write deadline.
+    private func armTimer() {
+        var due = deadlineMillis
+        if stalledSinceMillis != 0 {
+            due = min(due, stalledSinceMillis &+ context.writeTimeoutMillis)
+        }
+        let now = loop.nowMillis
+        let delay = due > now ? min(due - now, UInt64(Int32.max)) : 0
+        loop.timers.schedule(self, afterMillis: Int(delay))
+    }
+
+    private func extendHeartbeat() {
+        deadlineMillis = loop.nowMillis &+ context.heartbeatMillis
+        armTimer()
+    }
+}
+
+// MARK: - Reading
+
+extension CometConnection {
+    func handleEvents(_ events: IOEvents) {
+        if events.contains(.writable) {
+            writeOutbound()
+        }
+        switch phase {
+        case .handshaking, .active:
+            if !events.isDisjoint(with: [.readable, .hangup, .error]) { readAvailable() }
+        case .authenticating:
+            // Reading is paused while logic decides; only a dead socket is reported here.
+            if !events.isDisjoint(with: [.hangup, .error]) { close(.peerClosed) }
+        case .closed:
+            break
+        }
+    }
+
+    /// Reads what the socket holds into the loop's shared buffer and decodes it. The loop is
+    /// level-triggered, so one read per event is enough unless it filled the whole buffer
+    /// (then a few more, to drain a fast sender without starving other connections).
+    private func readAvailable() {
+        let buffer = loop.readBuffer
+        for _ in 0..<CometConnection.readsPerEvent {
+            guard phase == .handshaking || phase == .active else { return }
+            do {
+                guard let count = try System.read(fd, into: buffer) else { return }
+                guard count > 0 else { return close(.peerClosed) }
+
+                consume(UnsafeRawBufferPointer(rebasing: buffer[..<count]))
+                if count < buffer.count { return }
+            } catch {
+                return close(.readError(error.errno))
+            }
+        }
+    }
+
+    private static let readsPerEvent = 4
+
+    /// Thrown from the frame callback to stop decoding once the connection has closed.
+    private struct StopDecoding: Error {}
+
+    private func consume(_ input: UnsafeRawBufferPointer) {
+        var frames = 0
+        do {
+            try decoder.decode(input) { frame in
+                frames += 1
+                try handle(frame)
+            }
+        } catch is StopDecoding {
+            // Already closed by the frame's handler.
+        } catch {
+            context.logger.debug("malformed frame", ["conn.fd": "\(fd)", "error": "\(error)"])
+            close(.malformedFrame)
+        }
+        context.metrics.framesIn.increment(by: frames)
+    }
+
+    private func handle(_ frame: Frame) throws {
+        switch phase.action(for: frame.op) {
+        case .authenticate: authenticate(frame)
+        case .hold: heldFrames.append(frame)
+        case .heartbeat:
+            extendHeartbeat()
+            reply(to: frame, op: Operation.heartbeatReply)
+        case .echo: reply(to: frame, op: Operation.sendMessageReply, body: frame.body)
+        case .test: reply(to: frame, op: Operation.testReply, body: ReplyEncoding.testBody)
+        case .ignore: break
+        case .close(let reason): close(reason)
+        }
+        if phase == .closed { throw StopDecoding() }
+    }
+}
+
+// MARK: - Authentication
+
+extension CometConnection {
+    /// Pauses reading and asks logic about the token; the answer comes back on this loop.
+    private func authenticate(_ frame: Frame) {
+        phase = .authenticating
+        updateInterest()
+
+        let connection = LoopBound(self, on: loop)
+        let (logic, server) = (context.logic, context.serverID)
+        let (token, ver, seq) = (frame.body, frame.ver, frame.seq)
+        Task {
+            let outcome: Result<ConnectResult, any Error>
+            do {
+                outcome = .success(try await logic.connect(server: server, token: token))
+            } catch {
+                outcome = .failure(error)
+            }
+            connection.run { $0.authenticated(outcome, ver: ver, seq: seq) }
+        }
+    }
+
+    private func authenticated(
+        _ outcome: Result<ConnectResult, any Error>, ver: Int16, seq: Int32
+    ) {
+        guard phase == .authenticating else {
+            // Closed meanwhile (deadline, shutdown): the session logic just recorded must go.
+            if case .success(let result) = outcome { context.notifyDisconnect(result.key) }
+            return
+        }
+
+        switch outcome {
+        case .success(let result):
+            activate(result, ver: ver, seq: seq)
+        case .failure(ConnectError.refused):
+            close(.authRefused)
+        case .failure(let error):
+            context.reportConnectFailure(error)
+            close(.logicUnavailable)
+        }
+    }
+
+    /// Registers the session before the auth reply is queued, so a push sent after the client
+    /// has seen op 8 finds it; then replays held frames and resumes reading.
+    private func activate(_ result: ConnectResult, ver: Int16, seq: Int32) {
+        key = result.key
+        room = result.room
+        phase = .active
+        home.activate(self)
+        extendHeartbeat()
+        reply(ver: ver, seq: seq, op: Operation.authReply)
+        context.logger.debug("connection authenticated", ["conn.key": "\(key)", "conn.fd": "\(fd)"])
+
+        replayHeldFrames()
+        guard phase == .active else { return }
+
+        updateInterest()
+        readAvailable()
+    }
+
+    private func replayHeldFrames() {
+        let frames = heldFrames
+        heldFrames = []
+        for frame in frames {
+            guard (try? handle(frame)) != nil else { return }
+        }
+    }
+
+    /// Whether this connection was activated before activation number `order`; wrapping
+    /// arithmetic keeps it right across the counter's overflow.
+    func wasActivated(before order: UInt32) -> Bool {
+        Int32(bitPattern: activationOrder &- order) < 0
+    }
+
+    /// Closes an older connection that a newer one with the same key replaced.
+    func replaced() {
+        context.logger.log(
+            .notice, "newer connection with the same key replaces this one",
+            ["conn.key": "\(key)", "conn.fd": "\(fd)"])
+        close(.duplicateKey)
+    }
+}
+
+// MARK: - Writing
+
+extension CometConnection {
+    /// Queues `chunk` (a push or a reply) and arranges a flush. Returns false, queuing
+    /// nothing, when it would take the queue past the outbound limit; the caller then closes
+    /// the connection. A chunk larger than the limit still goes to a connection with nothing
+    /// pending, so one big push does not cut every client.
+    func enqueue(_ chunk: ByteChunk) -> Bool {
+        let pending = outbound.byteCount
+        guard pending == 0 || pending + chunk.count <= context.outboundLimit else {
+            return false
+        }
+
+        outbound.append(chunk)
+        if flags.isDisjoint(with: [.flushScheduled, .watchingWritable]) {
+            flags.insert(.flushScheduled)
+            loop.scheduleFlush(self)
+        }
+        return true
+    }
+
+    /// Closes the connection as a slow client (`.outboundLimit` or `.writeTimeout`), with a
+    /// rate-limited warning naming it.
+    func closeAsSlow(_ reason: CloseReason = .outboundLimit) {
+        let metadata = [
+            "conn.key": "\(key)", "reason": "\(reason)", "pending": "\(outbound.byteCount)",
+        ]
+        context.slowClientWarnings.log("slow client disconnected", metadata, context.logger)
+        close(reason)
+    }
+
+    private func reply(to request: Frame, op: Int32, body: [UInt8] = []) {
+        reply(ver: request.ver, seq: request.seq, op: op, body: body)
+    }
+
+    private func reply(ver: Int16, seq: Int32, op: Int32, body: [UInt8] = []) {
+        let chunk = ReplyEncoding.frame(ver: ver, op: op, seq: seq, body: body)
+        guard enqueue(chunk) else { return closeAsSlow() }
+        context.metrics.repliesOut.increment()
+    }
+
+    func flush() {
+        flags.remove(.flushScheduled)
+        writeOutbound()
+    }
+
+    /// Writes what is queued in one `writev`; watches EPOLLOUT while the socket is full and
+    /// starts the write deadline when output stops making progress.
+    private func writeOutbound() {
+        guard phase != .closed, !outbound.isEmpty else { return }
+
+        let pendingBefore = outbound.byteCount
+        switch outbound.write(to: fd) {
+        case .flushed:
+            stalledSinceMillis = 0
+            setWatchingWritable(false)
+        case .wouldBlock:
+            noteBlockedWrite(progressed: outbound.byteCount < pendingBefore)
+        case .failed(let code):
+            close(.writeError(code))
+        }
+    }
+
+    private func noteBlockedWrite(progressed: Bool) {
+        setWatchingWritable(true)
+        if stalledSinceMillis == 0 {
+            stalledSinceMillis = loop.nowMillis
+            armTimer()
+        } else if progressed {
+            // The timer fires at the old due time, sees the newer progress, and re-arms.
+            stalledSinceMillis = loop.nowMillis
+        }
+    }
+
+    private func setWatchingWritable(_ watching: Bool) {
+        guard flags.contains(.watchingWritable) != watching else { return }
+
+        if watching { flags.insert(.watchingWritable) } else { flags.remove(.watchingWritable) }
+        updateInterest()
+    }
+
+    /// Watches readable unless waiting for logic, and writable while output is blocked.
+    private func updateInterest() {
+        var events: IOEvents = []
+        if phase != .authenticating { events.insert(.readable) }
+        if flags.contains(.watchingWritable) { events.insert(.writable) }
+        loop.modify(self, events: events)
+    }
+}
+
+// MARK: - List membership
+
+extension CometConnection {
+    func slot(_ kind: ConnectionList.Slot) -> Int32 {
+        kind == .open ? openSlot : roomSlot
+    }
+
+    func setSlot(_ kind: ConnectionList.Slot, _ value: Int32) {
+        if kind == .open { openSlot = value } else { roomSlot = value }
+    }
+}

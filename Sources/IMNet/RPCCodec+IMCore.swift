@@ -1,0 +1,45 @@
+import IMCore
+
+// The RPC encoding of the IMCore values the roles exchange. Layouts are listed in docs/rpc.md;
+// changing one changes the wire format between processes.
+
+/// `user` (Int64), `seq` (Int32).
+extension SessionKey: RPCCodable {
+    public func encode(to encoder: inout RPCEncoder) {
+        encoder.writeInt64(user)
+        encoder.writeInt32(seq)
+    }
+
+    public init(from decoder: inout RPCDecoder) throws(RPCDecodingError) {
+        let user = try decoder.readInt64()
+        self.init(user: user, seq: try decoder.readInt32())
+    }
+}
+
+/// `seq` (Int32), `server` (Int32), `room` (Int32?).
+extension SessionRecord: RPCCodable {
+    public func encode(to encoder: inout RPCEncoder) {
+        encoder.writeInt32(seq)
+        encoder.writeInt32(server)
+        encoder.encode(room)
+    }
+
+    public init(from decoder: inout RPCDecoder) throws(RPCDecodingError) {
+        let seq = try decoder.readInt32()
+        let server = try decoder.readInt32()
+        self.init(seq: seq, server: server, room: try decoder.decode(RoomID?.self))
+    }
+}
+
+/// `key` (SessionKey), `room` (Int32?).
+extension ConnectResult: RPCCodable {
+    public func encode(to encoder: inout RPCEncoder) {
+        encoder.encode(key)
+        encoder.encode(room)
+    }
+
+    public init(from decoder: inout RPCDecoder) throws(RPCDecodingError) {
+        let key = try decoder.decode(SessionKey.self)
+        self.init(key: key, room: try decoder.decode(RoomID?.self))
+    }
+}

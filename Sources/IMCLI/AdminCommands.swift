@@ -97,6 +97,9 @@ enum AdminCommands {
     {
         let given = context.command.argument(argument)
         if let given, given != "-" { return Array(given.utf8) }
+        if given == nil, context.stdin is ReplCommandInput {
+            throw context.usageError("missing <\(argument)>: give it on the line")
+        }
         if given == nil, context.stdin.isTerminal {
             throw context.usageError(
                 "missing <\(argument)>: give it as an argument, or '-' to read standard input")
@@ -110,6 +113,9 @@ enum AdminCommands {
                 throw context.usageError("standard input is larger than \(ByteSize.format(limit))")
             case .readFailed(let code):
                 throw .failure("cannot read standard input: \(String(cString: strerror(code)))")
+            case .unavailable:
+                throw context.usageError(
+                    "standard input is not available here; give the <\(argument)> on the line")
             }
         }
     }
@@ -159,7 +165,8 @@ enum AdminCommands {
         let response: LogicHTTPClient.Response
         do {
             response = try client.send(
-                method: method, path: path, query: query, body: body, contentType: contentType)
+                method: method, path: path, query: query, body: body, contentType: contentType,
+                stop: context.stop)
         } catch {
             throw .failure("\(what): \(error.description)")
         }

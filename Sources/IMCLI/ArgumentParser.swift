@@ -80,7 +80,7 @@ public struct ArgumentParser {
         var path: [String] = []
         while !command.subcommands.isEmpty, let word = remaining.first, !word.hasPrefix("-") {
             guard let child = command.subcommand(named: word) else {
-                let names = command.subcommands.map(\.name)
+                let names = command.visibleSubcommands.map(\.name)
                 throw UsageError(
                     "unknown command '\(word)'" + Self.suggestion(for: word, among: names),
                     path: path)
@@ -183,7 +183,7 @@ public struct ArgumentParser {
     private func checkComplete(_ parsed: ParsedCommand) throws(UsageError) {
         let spec = parsed.spec
         if !spec.subcommands.isEmpty {
-            let names = spec.subcommands.map(\.name).joined(separator: ", ")
+            let names = spec.visibleSubcommands.map(\.name).joined(separator: ", ")
             throw UsageError("missing subcommand (one of: \(names))", path: parsed.path)
         }
         try checkPositionals(parsed)

@@ -30,7 +30,9 @@ enum ClientConnect {
         do {
             socket = try ClientSocket.connect(
                 host: options.address.host, port: UInt16(options.address.port),
-                deadline: .now + authTimeout)
+                deadline: .now + authTimeout, stop: stop)
+        } catch .interrupted {
+            return IMCommandLine.ExitCode.success  // stopped before it was connected
         } catch {
             throw .failure(error.description)
         }

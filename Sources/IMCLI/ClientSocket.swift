@@ -14,31 +14,40 @@ public struct SocketError: Error, Sendable, Equatable, CustomStringConvertible {
     }
 
     static let timedOut = SocketError("timed out")
+
+    /// The caller's `StopSignal` fired (Ctrl-C in the REPL).
+    static let interrupted = SocketError("interrupted")
 }
 
 /// A connected TCP socket for the CLI's blocking clients. Every call waits at most until a
 /// deadline (poll on a non-blocking descriptor), so a silent server cannot hang the command.
-/// Writes use `MSG_NOSIGNAL`: a peer that went away is an error, not a SIGPIPE.
+/// Writes use `MSG_NOSIGNAL`: a peer that went away is an error, not a SIGPIPE. A wait also
+/// ends, with `SocketError.interrupted`, when the optional stop signal fires.
 final class ClientSocket {
     let fd: Int32
+    private let stop: StopSignal?
 
-    private init(fd: Int32) {
+    private init(fd: Int32, stop: StopSignal?) {
         self.fd = fd
+        self.stop = stop
     }
 
     deinit {
         close(fd)
     }
 
-    /// Resolves `host` and connects to the first address that answers before `deadline`.
-    static func connect(host: String, port: UInt16, deadline: ContinuousClock.Instant)
-        throws(SocketError) -> ClientSocket
-    {
+    /// Resolves `host` and connects to the first address that answers before `deadline`
+    /// (or until `stop` fires).
+    static func connect(
+        host: String, port: UInt16, deadline: ContinuousClock.Instant, stop: StopSignal? = nil
+    ) throws(SocketError) -> ClientSocket {
         let target = host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
         var lastError = SocketError("cannot connect to \(target): no address found")
         for address in try resolve(host: host.isEmpty ? "127.0.0.1" : host, port: port) {
             do {
-                return try connect(to: address, deadline: deadline)
+                return try connect(to: address, deadline: deadline, stop: stop)
+            } catch .interrupted {
+                throw .interrupted
             } catch {
                 lastError = SocketError("cannot connect to \(target): \(error.description)")
             }
@@ -67,14 +76,14 @@ final class ClientSocket {
         return addresses
     }
 
-    private static func connect(to address: [UInt8], deadline: ContinuousClock.Instant)
-        throws(SocketError) -> ClientSocket
-    {
+    private static func connect(
+        to address: [UInt8], deadline: ContinuousClock.Instant, stop: StopSignal?
+    ) throws(SocketError) -> ClientSocket {
         let family = address.withUnsafeBytes { Int32($0.load(as: sa_family_t.self)) }
         let type = Int32(SOCK_STREAM.rawValue | SOCK_NONBLOCK.rawValue | SOCK_CLOEXEC.rawValue)
         let fd = socket(family, type, 0)
         guard fd >= 0 else { throw .system("socket", errno) }
-        let socket = ClientSocket(fd: fd)
+        let socket = ClientSocket(fd: fd, stop: stop)
 
         let status = address.withUnsafeBytes { raw in
             Glibc.connect(fd, raw.baseAddress!.assumingMemoryBound(to: sockaddr.self),
@@ -157,18 +166,20 @@ final class ClientSocket {
         }
     }
 
-    /// Waits until the socket is ready for `events` or `deadline` passes.
+    /// Waits until the socket is ready for `events`, `deadline` passes or `stop` fires.
     private func wait(for events: Int16, until deadline: ContinuousClock.Instant)
         throws(SocketError)
     {
-        var descriptor = pollfd(fd: fd, events: events, revents: 0)
+        var descriptors = [pollfd(fd: fd, events: events, revents: 0)]
+        if let stop { descriptors.append(pollfd(fd: stop.fd, events: Int16(POLLIN), revents: 0)) }
         while true {
             let milliseconds = Self.milliseconds(until: deadline)
             guard milliseconds > 0 else { throw .timedOut }
 
-            let ready = poll(&descriptor, 1, milliseconds)
-            if ready > 0 { return }
+            let ready = poll(&descriptors, nfds_t(descriptors.count), milliseconds)
             if ready < 0 && errno != EINTR { throw .system("poll", errno) }
+            if descriptors.count > 1, descriptors[1].revents != 0 { throw .interrupted }
+            if descriptors[0].revents != 0 { return }
         }
     }
 

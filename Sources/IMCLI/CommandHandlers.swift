@@ -18,6 +18,11 @@ enum CommandHandlers {
         "server-del": { context throws(CommandError) in try AdminCommands.serverDelete(context) },
         "count": { context throws(CommandError) in try AdminCommands.count(context) },
         "client connect": { context throws(CommandError) in try ClientConnect.run(context) },
+        "repl": { context throws(CommandError) in try Repl.run(context) },
+        "generate man": { context throws(CommandError) in try GenerateCommand.man(context) },
+        "generate completion": { context throws(CommandError) in
+            try GenerateCommand.completion(context)
+        },
         "help": { context throws(CommandError) in try help(context) },
         "version": { context throws(CommandError) in try version(context) },
     ]

@@ -5,12 +5,18 @@ import Synchronization
 /// (a script on the other end of a pipe) as soon as `write` returns.
 public protocol CommandOutput: Sendable {
     func write(_ bytes: [UInt8])
+
+    /// Whether output goes to a terminal (bare `imctl` is interactive only then).
+    var isTerminal: Bool { get }
 }
 
 extension CommandOutput {
     public func write(_ text: String) {
         write(Array(text.utf8))
     }
+
+    /// Outputs are not terminals unless they say so.
+    public var isTerminal: Bool { false }
 }
 
 /// Where a command reads standard input from.
@@ -28,6 +34,8 @@ public protocol CommandInput: Sendable {
 public enum InputError: Error, Sendable, Equatable {
     case tooLarge(limit: Int)
     case readFailed(errno: Int32)
+    /// There is no standard input for this command (inside the REPL, it holds the commands).
+    case unavailable
 }
 
 /// A file descriptor as output (the process's stdout or stderr).
@@ -37,6 +45,8 @@ public struct FileDescriptorOutput: CommandOutput {
     public init(fd: Int32) {
         self.fd = fd
     }
+
+    public var isTerminal: Bool { isatty(fd) == 1 }
 
     public func write(_ bytes: [UInt8]) {
         bytes.withUnsafeBytes { buffer in

@@ -14,11 +14,24 @@ public struct CommandSpec: Sendable {
     public var options: [OptionSpec]
     /// Child commands; a command with children runs only through one of them.
     public var subcommands: [CommandSpec]
+    /// Environment variables the command reads that are not an option's (`IMCTL_HISTFILE`),
+    /// for the man page's ENVIRONMENT section.
+    public var environment: [Note]
+    /// Files the command reads or writes, for the man page's FILES section.
+    public var files: [Note]
+    /// Exit statuses besides 0, 1 and 64 (`130` for an interrupted script), for the man page.
+    public var exitStatuses: [Note]
+    /// Other manuals worth reading, as `name(section)` (`editrc(5)`).
+    public var seeAlso: [String]
+    /// A maintenance command: it runs, but help listings, man pages and completions leave it
+    /// out.
+    public var isHidden: Bool
 
     public init(
         name: String, abstract: String, discussion: String = "",
         arguments: [ArgumentSpec] = [], options: [OptionSpec] = [],
-        subcommands: [CommandSpec] = []
+        subcommands: [CommandSpec] = [], environment: [Note] = [], files: [Note] = [],
+        exitStatuses: [Note] = [], seeAlso: [String] = [], isHidden: Bool = false
     ) {
         self.name = name
         self.abstract = abstract
@@ -26,6 +39,16 @@ public struct CommandSpec: Sendable {
         self.arguments = arguments
         self.options = options
         self.subcommands = subcommands
+        self.environment = environment
+        self.files = files
+        self.exitStatuses = exitStatuses
+        self.seeAlso = seeAlso
+        self.isHidden = isHidden
+    }
+
+    /// The children that help, man pages and completions show.
+    public var visibleSubcommands: [CommandSpec] {
+        subcommands.filter { !$0.isHidden }
     }
 
     /// The child named `name`, if any.
@@ -41,6 +64,17 @@ public struct CommandSpec: Sendable {
     /// The option whose short name is `short`.
     public func option(short: Character) -> OptionSpec? {
         options.first { $0.short == short }
+    }
+}
+
+/// A name (an environment variable, a path) and what it means to the command.
+public struct Note: Sendable, Equatable {
+    public var name: String
+    public var abstract: String
+
+    public init(_ name: String, _ abstract: String) {
+        self.name = name
+        self.abstract = abstract
     }
 }
 
@@ -157,4 +191,7 @@ public enum ValueKind: Sendable, Equatable {
     case file
     /// One of a fixed list of words.
     case choice([String])
+    /// Words naming a command of the tree (`help serve all`): completions offer the
+    /// subcommands of the words given so far.
+    case commandPath
 }

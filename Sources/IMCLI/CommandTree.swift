@@ -46,24 +46,32 @@ public enum CommandTree {
             talk to a running server: push messages through logic's HTTP API, read online \
             counts, or connect as a client.
 
+            Without a command, imctl reads commands the way 'imctl repl' does: interactively \
+            when standard input and output are terminals, else line by line from standard \
+            input.
+
             Exit codes: 0 success, 1 the operation failed (server error, unreachable), \
             64 usage error.
             """,
         options: [versionOption],
         subcommands: [
-            serve, push, pushs, pushAll, pushRoom, serverDelete, count, client, help, version,
-        ])
+            serve, push, pushs, pushAll, pushRoom, serverDelete, count, client, repl, help,
+            version, generate,
+        ],
+        environment: [Note("COLUMNS", "The width help text is wrapped to (default 80).")])
 }
 
 // MARK: - Shared option groups
 
 extension CommandTree {
     /// Options of every command that calls logic's HTTP API.
+    static let logicOption = OptionSpec(
+        long: "logic", valueName: "url", kind: .value(.url),
+        abstract: "Logic's HTTP address.", defaultValue: "http://127.0.0.1:7172",
+        environment: "IMCTL_LOGIC")
+
     static let logicClientOptions: [OptionSpec] = [
-        OptionSpec(
-            long: "logic", valueName: "url", kind: .value(.url),
-            abstract: "Logic's HTTP address.", defaultValue: "http://127.0.0.1:7172",
-            environment: "IMCTL_LOGIC"),
+        logicOption,
         OptionSpec(
             long: "json", kind: .flag,
             abstract: "Print logic's JSON response as it was received."),
@@ -284,8 +292,82 @@ extension CommandTree {
         arguments: [
             ArgumentSpec(
                 name: "command", abstract: "The command, with its subcommand words.",
-                isOptional: true, isRepeating: true)
+                kind: .commandPath, isOptional: true, isRepeating: true)
         ])
 
     static let version = CommandSpec(name: "version", abstract: "Show the version.")
+
+    static let repl = CommandSpec(
+        name: "repl",
+        abstract: "Read commands interactively, or line by line from standard input.",
+        discussion: """
+            Each line is a command as it would follow 'imctl' on a shell command line, with \
+            the shell's quoting: single quotes, double quotes with backslash escapes, and a \
+            backslash outside quotes. 'help' lists the commands and 'help CMD' shows one; \
+            'quit', 'exit' or Ctrl-D leaves. 'serve' is refused (run it from a shell), and a \
+            message cannot be read from standard input ('-'): give it on the line.
+
+            On a terminal the prompt names the logic the commands go to, Tab completes \
+            commands and options, Ctrl-R searches the history, and Ctrl-C discards the line \
+            being typed or stops a running 'client connect'. Lines starting with a space, and \
+            lines containing --token, are not recorded in the history.
+
+            When standard input or output is not a terminal there is no prompt: each line \
+            runs in turn, a line starting with # is a comment, and a failed line does not \
+            stop the ones after it. The exit status is then 1 if any line failed, else 0.
+            """,
+        options: [
+            OptionSpec(
+                long: "logic", valueName: "url", kind: .value(.url),
+                abstract: "Logic's HTTP address for the commands (a line's --logic wins).",
+                defaultValue: logicOption.defaultValue, environment: logicOption.environment)
+        ],
+        environment: [
+            Note(
+                "IMCTL_HISTFILE",
+                "The history file, instead of the default; /dev/null keeps no history."),
+            Note("XDG_STATE_HOME", "When set, the history is $XDG_STATE_HOME/imctl/history."),
+            Note("HOME", "When XDG_STATE_HOME is not set, the history is ~/.imctl_history."),
+        ],
+        files: [
+            Note(
+                "$XDG_STATE_HOME/imctl/history",
+                "The REPL's history (the directory is created; the file has mode 0600)."),
+            Note("~/.imctl_history", "The REPL's history when XDG_STATE_HOME is not set."),
+        ],
+        exitStatuses: [
+            Note("130", "Reading from a pipe or file was interrupted by Ctrl-C (SIGINT).")
+        ],
+        seeAlso: ["editrc(5)"])
+
+    static let generate = CommandSpec(
+        name: "generate",
+        abstract: "Write the man pages or a shell completion script (maintenance).",
+        discussion: "Both are rendered from the command tree, like --help.",
+        subcommands: [generateMan, generateCompletion],
+        isHidden: true)
+
+    static let outputDirectoryOption = OptionSpec(
+        long: "output", valueName: "dir", kind: .value(.file),
+        abstract: "Write the files into this directory (created if missing) instead of "
+            + "printing.")
+
+    static let generateMan = CommandSpec(
+        name: "man",
+        abstract: "Print one man page, or write all of them with --output.",
+        arguments: [
+            ArgumentSpec(
+                name: "command", abstract: "The top-level command whose page to print.",
+                kind: .commandPath, isOptional: true)
+        ],
+        options: [outputDirectoryOption])
+
+    static let generateCompletion = CommandSpec(
+        name: "completion",
+        abstract: "Print the completion script for a shell, or write it with --output.",
+        arguments: [
+            ArgumentSpec(
+                name: "shell", abstract: "The shell.", kind: .choice(["bash", "zsh", "fish"]))
+        ],
+        options: [outputDirectoryOption])
 }

@@ -143,6 +143,8 @@ public struct ConfigFile: Sendable {
                 throw ConfigFileError(message: "config file '\(path)' is larger than 1 MiB")
             case .readFailed(let code):
                 throw cannotRead(path, code)
+            case .unavailable:  // only the REPL's command input says this
+                throw cannotRead(path, EBADF)
             }
         }
 

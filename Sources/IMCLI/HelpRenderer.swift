@@ -1,3 +1,5 @@
+import Foundation
+
 /// Renders `--help` text from the command tree in swift-argument-parser's shape: OVERVIEW,
 /// USAGE, ARGUMENTS, OPTIONS, SUBCOMMANDS; labels in a 26-column gutter; text wrapped to the
 /// width. `imctl help X` and `imctl X --help` both print `help(for: X)`.
@@ -15,9 +17,16 @@ public struct HelpRenderer: Sendable {
         self.width = max(width, 40)
     }
 
-    /// The width from `COLUMNS` in `environment`, else 80.
-    public static func width(from environment: [String: String]) -> Int {
-        environment["COLUMNS"].flatMap { Int($0) }.map { max($0, 40) } ?? 80
+    /// The width from `COLUMNS` in `environment`, else that of the terminal `terminal` is
+    /// (when it is one), else 80; never under 40.
+    public static func width(from environment: [String: String], terminal: Int32? = nil) -> Int {
+        if let columns = environment["COLUMNS"].flatMap({ Int($0) }) { return max(columns, 40) }
+
+        var size = winsize()
+        guard let terminal, ioctl(terminal, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 else {
+            return 80
+        }
+        return max(Int(size.ws_col), 40)
     }
 
     /// The full help text for the command at `path`, ending with a newline.
@@ -31,7 +40,7 @@ public struct HelpRenderer: Sendable {
         if !command.options.isEmpty {
             sections.append(list("OPTIONS:", command.options.map(row)))
         }
-        if !command.subcommands.isEmpty {
+        if !command.visibleSubcommands.isEmpty {
             sections.append(subcommandSection(command, path: path))
         }
         return sections.joined(separator: "\n\n") + "\n"
@@ -83,14 +92,14 @@ public struct HelpRenderer: Sendable {
     }
 
     private func subcommandSection(_ command: CommandSpec, path: [String]) -> String {
-        let rows = command.subcommands.map { ($0.name, $0.abstract) }
+        let rows = command.visibleSubcommands.map { ($0.name, $0.abstract) }
         let helpWords = ([CommandTree.toolName, "help"] + path).joined(separator: " ")
         let footer = wrap("See '\(helpWords) <subcommand>' for detailed help.", indent: 2)
         return list("SUBCOMMANDS:", rows) + "\n\n" + footer
     }
 
     /// A section title followed by label/description rows in the gutter layout.
-    private func list(_ title: String, _ rows: [(String, String)]) -> String {
+    func list(_ title: String, _ rows: [(String, String)]) -> String {
         ([title] + rows.map(gutterRow)).joined(separator: "\n")
     }
 

@@ -11,6 +11,8 @@ public enum IMCommandLine {
         public static let success: Int32 = 0
         public static let failure: Int32 = 1
         public static let usage: Int32 = 64
+        /// A REPL script stopped by Ctrl-C (SIGINT), as a shell reports a process it killed.
+        public static let interrupted: Int32 = 130
     }
 
     /// Runs the process's command line and exits with the command's code.
@@ -27,7 +29,7 @@ public enum IMCommandLine {
     /// Runs one command line with injected streams, for `main` and for tests.
     ///
     /// - Parameters:
-    ///   - arguments: the words after the program name.
+    ///   - arguments: the words after the program name; none means `repl`.
     ///   - stop: ends long-running commands (`client connect`) when triggered; nil installs
     ///     SIGINT/SIGTERM handlers when such a command starts.
     /// - Returns: the exit code.
@@ -35,12 +37,10 @@ public enum IMCommandLine {
         arguments: [String], environment: [String: String], stdin: any CommandInput,
         stdout: any CommandOutput, stderr: any CommandOutput, stop: StopSignal? = nil
     ) -> Int32 {
-        let renderer = HelpRenderer(width: HelpRenderer.width(from: environment))
-        guard !arguments.isEmpty else {
-            // TODO(cli): open the REPL here when stdin is a terminal, once it exists.
-            stdout.write(renderer.help(for: CommandTree.root, path: []))
-            return ExitCode.success
-        }
+        let terminal = (stdout as? FileDescriptorOutput).flatMap { $0.isTerminal ? $0.fd : nil }
+        let width = HelpRenderer.width(from: environment, terminal: terminal)
+        let renderer = HelpRenderer(width: width)
+        let arguments = arguments.isEmpty ? [CommandTree.repl.name] : arguments
 
         do {
             let command = try parse(arguments)

@@ -50,12 +50,14 @@ public struct LogicHTTPClient: Sendable {
     /// - Parameters:
     ///   - path: the API path (`/1/push`), appended to the base URL's path.
     ///   - query: name/value pairs, percent-encoded here.
+    ///   - stop: gives up with `SocketError("interrupted")` when it fires (Ctrl-C in the REPL).
     public func send(
         method: String, path: String, query: [(String, String)] = [], body: [UInt8] = [],
-        contentType: String? = nil
+        contentType: String? = nil, stop: StopSignal? = nil
     ) throws(SocketError) -> Response {
         let deadline = ContinuousClock.now + timeout
-        let socket = try ClientSocket.connect(host: host, port: port, deadline: deadline)
+        let socket = try ClientSocket.connect(
+            host: host, port: port, deadline: deadline, stop: stop)
         let head = requestHead(method, path, query, bodyCount: body.count, contentType)
         do {
             try socket.send(Array(head.utf8) + body, deadline: deadline)

@@ -7,7 +7,9 @@ import Synchronization
 public final class StopSignal: Sendable {
     /// Read end of the pipe: poll it for `POLLIN`.
     public let fd: Int32
-    private let writeEnd: Int32
+    /// Write end of the pipe: one byte makes `fd` readable (the REPL's SIGINT handler writes
+    /// here directly).
+    let writeEnd: Int32
 
     /// A signal that fires only when `trigger()` is called.
     public init() {
@@ -32,6 +34,13 @@ public final class StopSignal: Sendable {
     public func trigger() {
         var byte: UInt8 = 1
         _ = write(writeEnd, &byte, 1)
+    }
+
+    /// Makes `fd` unreadable again, forgetting earlier triggers: the REPL reuses one signal for
+    /// every command it runs.
+    public func reset() {
+        var bytes = [UInt8](repeating: 0, count: 64)
+        while read(fd, &bytes, bytes.count) > 0 {}
     }
 
     /// Whether `trigger()` has been called (does not wait).

@@ -10,7 +10,7 @@ extension ValueKind {
     /// `SocketAddress(parsing:)`'s (IPv4 or a host name).
     public func problem(with text: String) -> String? {
         switch self {
-        case .string, .file:
+        case .string, .file, .commandPath:
             return nil
         case .integer:
             return Int64(text) == nil ? "expected an integer" : nil

@@ -43,8 +43,8 @@ import Testing
                 """)
     }
 
-    @Test func bareImctlPrintsTopLevelHelp() {
-        let result = imctl([])
+    @Test func bareImctlWithoutATerminalRunsTheCommandsOnStandardInput() {
+        let result = imctl([], stdin: Array("--help\n".utf8))
 
         #expect(result.status == 0)
         #expect(result.stdout == imctl(["--help"]).stdout)

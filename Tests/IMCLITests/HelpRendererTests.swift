@@ -78,7 +78,8 @@ import Testing
         let text = imctl(["--help"]).stdout
 
         for command in CommandTree.root.subcommands {
-            #expect(text.contains("\n  \(command.name) "), "\(command.name)")
+            let isListed = text.contains("\n  \(command.name) ")
+            #expect(isListed == !command.isHidden, "\(command.name)")
         }
         #expect(text.hasSuffix("\n\n  See 'imctl help <subcommand>' for detailed help.\n"))
     }

@@ -1,0 +1,169 @@
+# fish completion for imctl,
+# generated from the imctl command tree by 'imctl generate completion fish'; do not edit.
+# Install it as ~/.config/fish/completions/imctl.fish, or source it.
+
+# __imctl_subcommands PATH: the subcommands of the command at PATH.
+function __imctl_subcommands
+    switch $argv[1]
+        case 'imctl'
+            printf '%s\n' 'serve' 'push' 'pushs' 'push-all' 'push-room' 'server-del' 'count' 'client' 'repl' 'help' 'version'
+        case 'imctl serve'
+            printf '%s\n' 'all' 'comet' 'logic' 'router' 'job'
+        case 'imctl client'
+            printf '%s\n' 'connect'
+    end
+end
+
+# __imctl_value_options PATH: the options of the command at PATH that take a value.
+function __imctl_value_options
+    switch $argv[1]
+        case 'imctl serve all'
+            printf '%s\n' '--tcp' '--ws' '--http' '--server-id' '--loops' '--handshake-timeout' '--heartbeat-timeout' '--max-frame-body' '--outbound-limit' '--write-timeout' '--http-max-body' '--room-batch' '--room-window' '--queue-capacity' '--log-level' '--config'
+        case 'imctl push'
+            printf '%s\n' '--uid' '--logic'
+        case 'imctl pushs'
+            printf '%s\n' '--uids' '--logic'
+        case 'imctl push-all'
+            printf '%s\n' '--logic'
+        case 'imctl push-room'
+            printf '%s\n' '--room' '--logic'
+        case 'imctl server-del'
+            printf '%s\n' '--server' '--logic'
+        case 'imctl count'
+            printf '%s\n' '--logic'
+        case 'imctl client connect'
+            printf '%s\n' '--token' '--tcp' '--ws' '--heartbeat'
+        case 'imctl repl'
+            printf '%s\n' '--logic'
+    end
+end
+
+# __imctl_state: prints 'imctl PATH' for the command being completed, then the number of
+# positionals typed so far, walking the words as imctl's parser does.
+function __imctl_state
+    set -l words (commandline -opc)
+    set -e words[1]
+    set -l path imctl
+    set -l positionals 0
+    set -l value_next 0
+    set -l dashes 0
+    for word in $words
+        if test $value_next = 1
+            set value_next 0
+        else if test $dashes = 1
+            set positionals (math $positionals + 1)
+        else if test "$word" = --
+            set dashes 1
+        else if string match -q -- '--*=*' $word
+            continue
+        else if string match -q -- '-?*' $word
+            if contains -- $word (__imctl_value_options "$path")
+                set value_next 1
+            end
+        else if test $positionals = 0; and contains -- $word (__imctl_subcommands "$path")
+            set path "$path $word"
+        else
+            set positionals (math $positionals + 1)
+        end
+    end
+    printf '%s\n' "$path" $positionals
+end
+
+# __imctl_at PATH [COUNT]: whether the command being completed is PATH (with COUNT
+# positionals so far).
+function __imctl_at
+    set -l state (__imctl_state)
+    test "$state[1]" = "$argv[1]"; or return 1
+    test (count $argv) -lt 2; or test "$state[2]" = "$argv[2]"
+end
+
+complete -c imctl -f
+
+complete -c imctl -n '__imctl_at \'imctl\'' -a 'serve' -d 'Run the server roles'
+complete -c imctl -n '__imctl_at \'imctl\'' -a 'push' -d 'Push a message to every session of one user'
+complete -c imctl -n '__imctl_at \'imctl\'' -a 'pushs' -d 'Push a JSON message to several users'
+complete -c imctl -n '__imctl_at \'imctl\'' -a 'push-all' -d 'Push a message to every connected session'
+complete -c imctl -n '__imctl_at \'imctl\'' -a 'push-room' -d 'Push a message to every session in a room'
+complete -c imctl -n '__imctl_at \'imctl\'' -a 'server-del' -d 'Remove every session of one comet server from the routers'
+complete -c imctl -n '__imctl_at \'imctl\'' -a 'count' -d 'Show online session counts per room or per comet server'
+complete -c imctl -n '__imctl_at \'imctl\'' -a 'client' -d 'Act as a goim client'
+complete -c imctl -n '__imctl_at \'imctl\'' -a 'repl' -d 'Read commands interactively, or line by line from standard input'
+complete -c imctl -n '__imctl_at \'imctl\'' -a 'help' -d 'Show help for a command'
+complete -c imctl -n '__imctl_at \'imctl\'' -a 'version' -d 'Show the version'
+complete -c imctl -n '__imctl_at \'imctl\'' -l version -d 'Show the version'
+complete -c imctl -n '__imctl_at \'imctl\'' -s h -l help -d 'Show help information'
+complete -c imctl -n '__imctl_at \'imctl serve\'' -a 'all' -d 'Run comet, logic, router and job in one process'
+complete -c imctl -n '__imctl_at \'imctl serve\'' -a 'comet' -d 'Run the comet role: client connections and their pushes'
+complete -c imctl -n '__imctl_at \'imctl serve\'' -a 'logic' -d 'Run the logic role: the HTTP push API and authentication'
+complete -c imctl -n '__imctl_at \'imctl serve\'' -a 'router' -d 'Run the router role: the session table'
+complete -c imctl -n '__imctl_at \'imctl serve\'' -a 'job' -d 'Run the job role: hands queued pushes to the comets'
+complete -c imctl -n '__imctl_at \'imctl serve\'' -s h -l help -d 'Show help information'
+complete -c imctl -n '__imctl_at \'imctl serve all\'' -l tcp -x -d 'Address for goim TCP clients'
+complete -c imctl -n '__imctl_at \'imctl serve all\'' -l ws -x -d 'Address for WebSocket clients (accepted now; WebSocket is served by a later version)'
+complete -c imctl -n '__imctl_at \'imctl serve all\'' -l http -x -d 'Address of the HTTP push API'
+complete -c imctl -n '__imctl_at \'imctl serve all\'' -l server-id -x -d 'This comet\'s server id (1 or more)'
+complete -c imctl -n '__imctl_at \'imctl serve all\'' -l loops -x -d 'Event-loop threads; 0 means one per core'
+complete -c imctl -n '__imctl_at \'imctl serve all\'' -l handshake-timeout -x -d 'How long a new connection may take to authenticate'
+complete -c imctl -n '__imctl_at \'imctl serve all\'' -l heartbeat-timeout -x -d 'How long an authenticated connection may stay silent'
+complete -c imctl -n '__imctl_at \'imctl serve all\'' -l max-frame-body -x -d 'The largest frame body a client may send'
+complete -c imctl -n '__imctl_at \'imctl serve all\'' -l outbound-limit -x -d 'Bytes queued for one slow client before it is disconnected'
+complete -c imctl -n '__imctl_at \'imctl serve all\'' -l write-timeout -x -d 'How long queued bytes may wait for a client before it is disconnected'
+complete -c imctl -n '__imctl_at \'imctl serve all\'' -l http-max-body -x -d 'The largest HTTP request body logic accepts'
+complete -c imctl -n '__imctl_at \'imctl serve all\'' -l room-batch -x -d 'Room messages job coalesces into one batch'
+complete -c imctl -n '__imctl_at \'imctl serve all\'' -l room-window -x -d 'How long job coalesces room messages after the first one went out'
+complete -c imctl -n '__imctl_at \'imctl serve all\'' -l queue-capacity -x -d 'Dispatch messages the memory queue holds before logic answers 503'
+complete -c imctl -n '__imctl_at \'imctl serve all\'' -l log-level -x -a 'trace debug info warning error' -d 'The lowest level that is logged'
+complete -c imctl -n '__imctl_at \'imctl serve all\'' -l config -r -F -d 'Read \'key = value\' settings from a file (keys are the long option names)'
+complete -c imctl -n '__imctl_at \'imctl serve all\'' -l print-config -d 'Print the resolved configuration in the config-file syntax and exit'
+complete -c imctl -n '__imctl_at \'imctl serve all\'' -s h -l help -d 'Show help information'
+complete -c imctl -n '__imctl_at \'imctl serve comet\'' -s h -l help -d 'Show help information'
+complete -c imctl -n '__imctl_at \'imctl serve logic\'' -s h -l help -d 'Show help information'
+complete -c imctl -n '__imctl_at \'imctl serve router\'' -s h -l help -d 'Show help information'
+complete -c imctl -n '__imctl_at \'imctl serve job\'' -s h -l help -d 'Show help information'
+complete -c imctl -n '__imctl_at \'imctl push\'' -l uid -x -d 'The user id (mid) to push to'
+complete -c imctl -n '__imctl_at \'imctl push\'' -l logic -x -d 'Logic\'s HTTP address'
+complete -c imctl -n '__imctl_at \'imctl push\'' -l json -d 'Print logic\'s JSON response as it was received'
+complete -c imctl -n '__imctl_at \'imctl push\'' -s h -l help -d 'Show help information'
+complete -c imctl -n '__imctl_at \'imctl pushs\'' -l uids -x -d 'Comma-separated user ids (mids) to push to'
+complete -c imctl -n '__imctl_at \'imctl pushs\'' -l logic -x -d 'Logic\'s HTTP address'
+complete -c imctl -n '__imctl_at \'imctl pushs\'' -l json -d 'Print logic\'s JSON response as it was received'
+complete -c imctl -n '__imctl_at \'imctl pushs\'' -s h -l help -d 'Show help information'
+complete -c imctl -n '__imctl_at \'imctl push-all\'' -l logic -x -d 'Logic\'s HTTP address'
+complete -c imctl -n '__imctl_at \'imctl push-all\'' -l json -d 'Print logic\'s JSON response as it was received'
+complete -c imctl -n '__imctl_at \'imctl push-all\'' -s h -l help -d 'Show help information'
+complete -c imctl -n '__imctl_at \'imctl push-room\'' -l room -x -d 'The room id'
+complete -c imctl -n '__imctl_at \'imctl push-room\'' -l ensure -d 'Send ensure=true (goim passes it on with the room message)'
+complete -c imctl -n '__imctl_at \'imctl push-room\'' -l logic -x -d 'Logic\'s HTTP address'
+complete -c imctl -n '__imctl_at \'imctl push-room\'' -l json -d 'Print logic\'s JSON response as it was received'
+complete -c imctl -n '__imctl_at \'imctl push-room\'' -s h -l help -d 'Show help information'
+complete -c imctl -n '__imctl_at \'imctl server-del\'' -l server -x -d 'The comet server id'
+complete -c imctl -n '__imctl_at \'imctl server-del\'' -l logic -x -d 'Logic\'s HTTP address'
+complete -c imctl -n '__imctl_at \'imctl server-del\'' -l json -d 'Print logic\'s JSON response as it was received'
+complete -c imctl -n '__imctl_at \'imctl server-del\'' -s h -l help -d 'Show help information'
+complete -c imctl -n '__imctl_at \'imctl count\'' -l logic -x -d 'Logic\'s HTTP address'
+complete -c imctl -n '__imctl_at \'imctl count\'' -l json -d 'Print logic\'s JSON response as it was received'
+complete -c imctl -n '__imctl_at \'imctl count\'' -s h -l help -d 'Show help information'
+complete -c imctl -n '__imctl_at \'imctl count\' 0' -a 'room server' -d 'What to count by: room or server'
+complete -c imctl -n '__imctl_at \'imctl client\'' -a 'connect' -d 'Connect as one goim client and print the pushes it receives'
+complete -c imctl -n '__imctl_at \'imctl client\'' -s h -l help -d 'Show help information'
+complete -c imctl -n '__imctl_at \'imctl client connect\'' -l token -x -d 'The auth token: a user id, or {"mid":UID,"room":RID}'
+complete -c imctl -n '__imctl_at \'imctl client connect\'' -l tcp -x -d 'Comet\'s TCP address'
+complete -c imctl -n '__imctl_at \'imctl client connect\'' -l ws -x -d 'Comet\'s WebSocket URL instead of --tcp (not available yet)'
+complete -c imctl -n '__imctl_at \'imctl client connect\'' -l heartbeat -x -d 'Interval between heartbeats'
+complete -c imctl -n '__imctl_at \'imctl client connect\'' -l json -d 'Print each push as a JSON line'
+complete -c imctl -n '__imctl_at \'imctl client connect\'' -s h -l help -d 'Show help information'
+complete -c imctl -n '__imctl_at \'imctl repl\'' -l logic -x -d 'Logic\'s HTTP address for the commands (a line\'s --logic wins)'
+complete -c imctl -n '__imctl_at \'imctl repl\'' -s h -l help -d 'Show help information'
+complete -c imctl -n '__imctl_at \'imctl help\'' -s h -l help -d 'Show help information'
+complete -c imctl -n '__imctl_at \'imctl help\' 0' -a 'serve' -d 'Run the server roles'
+complete -c imctl -n '__imctl_at \'imctl help\' 0' -a 'push' -d 'Push a message to every session of one user'
+complete -c imctl -n '__imctl_at \'imctl help\' 0' -a 'pushs' -d 'Push a JSON message to several users'
+complete -c imctl -n '__imctl_at \'imctl help\' 0' -a 'push-all' -d 'Push a message to every connected session'
+complete -c imctl -n '__imctl_at \'imctl help\' 0' -a 'push-room' -d 'Push a message to every session in a room'
+complete -c imctl -n '__imctl_at \'imctl help\' 0' -a 'server-del' -d 'Remove every session of one comet server from the routers'
+complete -c imctl -n '__imctl_at \'imctl help\' 0' -a 'count' -d 'Show online session counts per room or per comet server'
+complete -c imctl -n '__imctl_at \'imctl help\' 0' -a 'client' -d 'Act as a goim client'
+complete -c imctl -n '__imctl_at \'imctl help\' 0' -a 'repl' -d 'Read commands interactively, or line by line from standard input'
+complete -c imctl -n '__imctl_at \'imctl help\' 0' -a 'help' -d 'Show help for a command'
+complete -c imctl -n '__imctl_at \'imctl help\' 0' -a 'version' -d 'Show the version'
+complete -c imctl -n '__imctl_at \'imctl version\'' -s h -l help -d 'Show help information'

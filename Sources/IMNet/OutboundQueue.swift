@@ -96,7 +96,7 @@ public struct OutboundQueue {
     }
 
     /// Points `vectors` at the queued bytes: how many vectors were filled and their byte total.
-    private func fillVectors(_ vectors: UnsafeMutableBufferPointer<iovec>) -> (Int, Int) {
+    func fillVectors(_ vectors: UnsafeMutableBufferPointer<iovec>) -> (Int, Int) {
         guard let first else { return (0, 0) }
 
         let firstBytes = first.base.count - readOffset
@@ -120,7 +120,7 @@ public struct OutboundQueue {
     }
 
     /// Drops `written` bytes from the front of the queue.
-    private mutating func consume(_ written: Int) {
+    mutating func consume(_ written: Int) {
         var remaining = written
         byteCount -= written
 

@@ -65,15 +65,16 @@ enum AdminCommands {
         return value != nil
     }
 
-    /// An integer option that must fit `T` (`--room` is an int32 in goim).
+    /// A non-negative integer option that must fit `T` (`--room` is an int32 in goim); logic
+    /// refuses negative ids, so they are usage errors here.
     private static func integer<T: FixedWidthInteger>(
         _ context: CommandContext, _ long: String, _ type: T.Type
     ) throws(CommandError) -> T {
         guard let resolved = try context.resolved(long) else {
             throw context.usageError("missing required option '--\(long)'")
         }
-        guard let value = T(resolved.text) else {
-            throw context.invalid(long, resolved, "must be between \(T.min) and \(T.max)")
+        guard let value = T(resolved.text), value >= 0 else {
+            throw context.invalid(long, resolved, "must be between 0 and \(T.max)")
         }
         return value
     }
@@ -84,8 +85,8 @@ enum AdminCommands {
         }
         let words = resolved.text.split(separator: ",", omittingEmptySubsequences: false)
         let uids = words.compactMap { Int64($0.trimmingCharacters(in: .whitespaces)) }
-        guard !words.isEmpty, uids.count == words.count else {
-            throw context.invalid("uids", resolved, "expected comma-separated integers")
+        guard !words.isEmpty, uids.count == words.count, uids.allSatisfy({ $0 >= 0 }) else {
+            throw context.invalid("uids", resolved, "expected comma-separated user ids (0 or more)")
         }
         return uids
     }

@@ -155,7 +155,7 @@ public final class Job: Sendable {
     private func metadataForStart() -> [String: String] {
         [
             "room.batch": "\(configuration.roomBatchSize)",
-            "room.window": "\(configuration.roomBatchWindow)",
+            "room.window": configuration.roomBatchWindow.shortDescription,
             "room.queue": "\(configuration.roomQueueLimit)",
         ]
     }

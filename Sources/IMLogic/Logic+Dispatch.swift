@@ -76,7 +76,7 @@ extension Logic {
         guard let error = errors.first else { return }
 
         metrics.publishFailures.increment(by: errors.count)
-        logger.warning("dispatch queue refused a message", ["error": "\(error)"])
+        warnings.warning("dispatch queue refused a message", ["error": "\(error)"])
         let queued = messages.count - errors.count
         let partial = queued > 0 ? "; \(queued) of \(messages.count) messages were queued" : ""
         throw LogicRequestError.unavailable(Self.describeQueueError(error) + partial)
@@ -110,7 +110,7 @@ extension Logic {
     func describe(_ failures: [RouterFailure], during call: String) -> String {
         metrics.routerErrors.increment(by: failures.count)
         for failure in failures {
-            logger.warning(
+            warnings.warning(
                 "router call failed",
                 ["router": failure.name, "call": call, "error": "\(failure.error)"])
         }

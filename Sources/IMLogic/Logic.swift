@@ -13,6 +13,8 @@ public final class Logic: LogicClient, HTTPHandler {
     let authenticator: any Authenticator
     let configuration: LogicConfiguration
     let logger = Logger(label: "logic")
+    /// Queue and router failures come one per request; a dead router must not flood the log.
+    let warnings = RateLimitedLogger(logger: Logger(label: "logic"))
 
     /// - Parameters:
     ///   - routers: where sessions are recorded and looked up.
@@ -69,7 +71,7 @@ public final class Logic: LogicClient, HTTPHandler {
         -> ConnectError
     {
         metrics.routerErrors.increment()
-        logger.warning("router call failed", ["router": name, "call": call, "error": "\(error)"])
+        warnings.warning("router call failed", ["router": name, "call": call, "error": "\(error)"])
         return .unavailable("router \(name): \(error)")
     }
 }

@@ -110,6 +110,7 @@ public final class HTTPServer: Sendable {
     /// Listens on `host:port` (port 0: the kernel picks one) on every loop of the group and
     /// returns the bound address. The group must be started for connections to be served.
     /// Throws when the address cannot be bound, or when the server was started before.
+    @discardableResult
     public func start(host: String, port: Int) throws -> SocketAddress {
         try lifecycle.withLock { lifecycle in
             guard case .idle = lifecycle else {
@@ -122,7 +123,8 @@ public final class HTTPServer: Sendable {
                 accept(fd, peer: peer, on: loop)
             }
             lifecycle = .listening(bound)
-            Self.logger.info("HTTP server listening", ["address": "\(bound.address)"])
+            Self.logger.info(
+                "HTTP server listening", ["address": "\(bound.address)", "proto": "http"])
             return bound.address
         }
     }

@@ -48,7 +48,7 @@ public enum TCPServer {
             acceptor.loop.execute { acceptor.value.start() }
         }
 
-        Logger(label: "imnet.tcp").info(
+        Logger(label: "imnet.tcp").debug(
             "listening", ["address": "\(bound)", "loops": "\(sockets.count)"])
         return BoundListener(address: bound, statistics: statistics, acceptors: acceptors)
     }

@@ -66,18 +66,27 @@ import Testing
         #expect(result.status == 64)
         #expect(
             result.stderr.hasPrefix(
-                "Error: invalid value '1,x' for option '--uids': expected comma-separated integers\n"))
+                "Error: invalid value '1,x' for option '--uids': expected comma-separated user ids (0 or more)\n"))
     }
 
     @Test func pushRoomSendsRoomAndEnsure() throws {
         let logic = try FakeLogic(connections: 2) { _ in Self.ok }
 
         let plain = imctl(["push-room", "--room", "7", "m", "--logic", logic.url])
-        let ensured = imctl(["push-room", "m", "--ensure", "--room=-3", "--logic", logic.url])
+        let ensured = imctl(["push-room", "m", "--ensure", "--room=3", "--logic", logic.url])
 
         #expect(plain.status == 0)
         #expect(ensured.status == 0)
-        #expect(logic.requests.map(\.target) == ["/1/push/room?rid=7", "/1/push/room?rid=-3&ensure=true"])
+        #expect(logic.requests.map(\.target) == ["/1/push/room?rid=7", "/1/push/room?rid=3&ensure=true"])
+    }
+
+    @Test(arguments: [["push", "--uid", "-1", "m"], ["push-room", "--room", "-3", "m"],
+        ["server-del", "--server", "-2"], ["pushs", "--uids", "1,-5", "{}"]])
+    func negativeIdsAreUsageErrors(_ arguments: [String]) {
+        let result = imctl(arguments)
+
+        #expect(result.status == 64)
+        #expect(result.stderr.hasPrefix("Error: invalid value"))
     }
 
     @Test func pushRoomRefusesARoomOutsideInt32() {
@@ -86,7 +95,7 @@ import Testing
         #expect(result.status == 64)
         #expect(
             result.stderr.hasPrefix(
-                "Error: invalid value '3000000000' for option '--room': must be between -2147483648 and 2147483647\n"))
+                "Error: invalid value '3000000000' for option '--room': must be between 0 and 2147483647\n"))
     }
 
     @Test func serverDeletePostsTheServerID() throws {

@@ -30,7 +30,7 @@ let package = Package(
             swiftSettings: strict
         ),
         .executableTarget(name: "imctl", dependencies: ["IMCLI"], swiftSettings: strict),
-        .target(name: "IMTestKit", dependencies: ["IMCore"], swiftSettings: strict),
+        .target(name: "IMTestKit", dependencies: ["IMCore", "IMNet"], swiftSettings: strict),
 
         .testTarget(name: "IMCoreTests", dependencies: ["IMCore", "IMTestKit"], swiftSettings: strict),
         .testTarget(name: "IMNetTests", dependencies: ["IMNet", "IMTestKit"], swiftSettings: strict),

@@ -29,7 +29,7 @@ _imctl_options() {
         'server-del') echo '--server --logic --json --help' ;;
         'count') echo '--logic --json --help' ;;
         'client') echo '--help' ;;
-        'client connect') echo '--token --tcp --ws --heartbeat --json --help' ;;
+        'client connect') echo '--token --tcp --ws --binary --heartbeat --json --help' ;;
         'repl') echo '--logic --help' ;;
         'help') echo '--help' ;;
         'version') echo '--help' ;;

@@ -2,7 +2,8 @@ import Foundation
 import IMCore
 import IMNet
 
-/// `imctl client connect`: one blocking goim TCP client that prints the pushes it receives.
+/// `imctl client connect`: one blocking goim client (TCP, or WebSocket with `--ws`) that
+/// prints the pushes it receives.
 ///
 /// It authenticates (op 7, ver 1, seq 1, body = token) and waits for op 8, then heartbeats
 /// (op 2, seq 2, 3, ...) every `--heartbeat` and prints each push (op 5) as one line on stdout,
@@ -20,6 +21,10 @@ enum ClientConnect {
         var address: SocketAddress
         var heartbeat: Duration
         var printsJSON: Bool
+        /// `--ws`: the WebSocket URL to open instead of a TCP connection.
+        var webSocket: WebSocketURL?
+        /// `--binary`: WebSocket binary mode (TCP frames in binary messages), else JSON mode.
+        var binaryMode = false
     }
 
     static func run(_ context: CommandContext) throws(CommandError) -> Int32 {
@@ -37,33 +42,69 @@ enum ClientConnect {
             throw .failure(error.description)
         }
 
+        if options.webSocket != nil {
+            var session = WebSocketClientSession(
+                socket: socket, stop: stop, options: options, context: context)
+            return try session.run()
+        }
         var session = ClientSession(socket: socket, stop: stop, options: options, context: context)
         return try session.run()
     }
 
     private static func parseOptions(_ context: CommandContext) throws(CommandError) -> Options {
         let command = context.command
-        if command.values["ws"] != nil {
-            if command.values["tcp"] != nil {
-                throw context.usageError("--tcp and --ws cannot be used together")
-            }
-            throw .failure("WebSocket client support is not available yet; use --tcp HOST:PORT")
+        if command.values["ws"] != nil, command.values["tcp"] != nil {
+            throw context.usageError("--tcp and --ws cannot be used together")
+        }
+        if context.flag("binary"), command.values["ws"] == nil {
+            throw context.usageError("--binary needs --ws")
         }
 
-        guard let tcp = try context.resolved("tcp"),
-            let interval = try context.resolved("heartbeat")
-        else { throw context.usageError("missing option '--tcp' or '--heartbeat'") }
-        guard let address = try? SocketAddress(parsing: tcp.text) else {
-            throw context.invalid("tcp", tcp, "expected HOST:PORT")
+        guard let interval = try context.resolved("heartbeat") else {
+            throw context.usageError("missing option '--heartbeat'")
         }
         guard let heartbeat = Duration(parsing: interval.text), heartbeat > .zero else {
             throw context.invalid("heartbeat", interval, "must be a duration above zero")
         }
 
         let token = try context.value("token") ?? ""
-        return Options(
-            token: Array(token.utf8), address: address, heartbeat: heartbeat,
-            printsJSON: context.flag("json"))
+        var options = Options(
+            token: Array(token.utf8), address: try serverAddress(context), heartbeat: heartbeat,
+            printsJSON: context.flag("json"), binaryMode: context.flag("binary"))
+        options.webSocket = try webSocketURL(context)
+        return options
+    }
+
+    /// The TCP address, or the WebSocket URL's host and port with `--ws`.
+    private static func serverAddress(_ context: CommandContext) throws(CommandError)
+        -> SocketAddress
+    {
+        if let url = try webSocketURL(context) {
+            return SocketAddress(host: url.host, port: url.port)
+        }
+        guard let tcp = try context.resolved("tcp") else {
+            throw context.usageError("missing option '--tcp'")
+        }
+        guard let address = try? SocketAddress(parsing: tcp.text) else {
+            throw context.invalid("tcp", tcp, "expected HOST:PORT")
+        }
+        return address
+    }
+
+    /// `--ws` parsed; nil without it. `wss://` is refused (no TLS client yet).
+    private static func webSocketURL(_ context: CommandContext) throws(CommandError)
+        -> WebSocketURL?
+    {
+        guard let ws = try context.resolved("ws") else { return nil }
+
+        let url: WebSocketURL
+        do {
+            url = try WebSocketURL(ws.text)
+        } catch {
+            throw context.invalid("ws", ws, "expected ws://HOST:PORT/sub")
+        }
+        guard !url.isSecure else { throw .failure("wss is not supported yet; use ws://") }
+        return url
     }
 }
 

@@ -89,8 +89,7 @@ extension CommandTree {
         serveOption("tcp", "host:port", .address, "0.0.0.0:8080", "Address for goim TCP clients."),
         serveOption(
             "ws", "host:port", .address, "0.0.0.0:8090",
-            "Address for WebSocket clients (accepted now; WebSocket is served by a later "
-                + "version)."),
+            "Address for WebSocket clients (path /sub)."),
         serveOption("http", "host:port", .address, "0.0.0.0:7172", "Address of the HTTP push API."),
         serveOption("server-id", "n", .integer, "1", "This comet's server id (1 or more)."),
         serveOption("loops", "n", .integer, "0", "Event-loop threads; 0 means one per core."),
@@ -267,6 +266,11 @@ extension CommandTree {
             push is a line {"op":5,"ver":0,"seq":0,"body":"TEXT"}, or "body_base64":"..." \
             instead of "body" when the bytes are not UTF-8. Stops on Ctrl-C (exit 0) or when \
             the server closes the connection (exit 1).
+
+            With --ws the client speaks WebSocket: goim's JSON messages by default (the token \
+            is sent as raw JSON, so 1001 and {"mid":1003,"room":7} work as on TCP, and a push \
+            body is printed as the JSON text the server sent), or TCP frames in binary \
+            messages with --binary. wss:// is not supported yet.
             """,
         options: [
             OptionSpec(
@@ -278,7 +282,10 @@ extension CommandTree {
                 abstract: "Comet's TCP address.", defaultValue: "127.0.0.1:8080"),
             OptionSpec(
                 long: "ws", valueName: "url", kind: .value(.url),
-                abstract: "Comet's WebSocket URL instead of --tcp (not available yet)."),
+                abstract: "Comet's WebSocket URL instead of --tcp: ws://HOST:PORT/sub."),
+            OptionSpec(
+                long: "binary", kind: .flag,
+                abstract: "With --ws, speak binary frames instead of goim's JSON messages."),
             OptionSpec(
                 long: "heartbeat", valueName: "duration", kind: .value(.duration),
                 abstract: "Interval between heartbeats.", defaultValue: "30s"),

@@ -88,13 +88,11 @@ final class EmbeddedServer: Sendable {
         let tcp = configuration.tcpAddress
         try comet.listenTCP(host: tcp.host, port: tcp.port)
 
-        let httpAddress = configuration.httpAddress
-        let bound = try http.start(host: httpAddress.host, port: httpAddress.port)
-        ServeAll.logger.info("listening", ["address": "\(bound)", "proto": "http"])
+        let webSocket = configuration.webSocketAddress
+        try comet.listenWebSocket(host: webSocket.host, port: webSocket.port)
 
-        // TODO(websocket): serve /sub on --ws; the address is validated and reserved until then.
-        ServeAll.logger.notice(
-            "WebSocket is not served by this build", ["address": "\(configuration.webSocketAddress)"])
+        let httpAddress = configuration.httpAddress
+        try http.start(host: httpAddress.host, port: httpAddress.port)
     }
 
     private static func runJob(_ job: Job) async {

@@ -7,8 +7,7 @@ import IMNet
 public struct ServeConfiguration: Sendable, Equatable {
     /// Listener for goim TCP clients. Default `0.0.0.0:8080`; port 0 picks a free port.
     public var tcpAddress: SocketAddress
-    /// Listener for WebSocket clients (`/sub`). Default `0.0.0.0:8090`. Accepted now; served
-    /// once WebSocket support lands.
+    /// Listener for WebSocket clients (`/sub`). Default `0.0.0.0:8090`.
     public var webSocketAddress: SocketAddress
     /// Listener for logic's HTTP push API. Default `0.0.0.0:7172`.
     public var httpAddress: SocketAddress

@@ -5,12 +5,13 @@ import Synchronization
 /// The comet role: holds client connections on the event loops, authenticates them through
 /// logic, answers heartbeats, echoes and tests, and delivers pushes.
 ///
-/// Connections live on the loop that accepted them (design.md §4.1). Pushes are encoded once
-/// and the same `ByteChunk` is queued on every receiver (§4.2); each loop keeps its own
+/// Connections live on the loop that accepted them (design.md §4.1). Pushes are encoded at most
+/// once per wire format (TCP, WebSocket binary, WebSocket JSON; `PushEncodings`) and the same
+/// `ByteChunk` is queued on every receiver of that format (§4.2); each loop keeps its own
 /// sessions map and room index, so the push methods only post work to the loops (§4.3).
 ///
-/// Start: `init`, then `listenTCP` (the group must be started by its owner). Stop:
-/// `shutdown()`, then shut the group down.
+/// Start: `init`, then `listenTCP` and/or `listenWebSocket` (the group must be started by its
+/// owner). Stop: `shutdown()`, then shut the group down.
 public final class Comet: CometClient {
     /// Counters for this comet (connections, timeouts, deliveries, ...).
     public let metrics: CometMetrics
@@ -65,51 +66,69 @@ public final class Comet: CometClient {
         return server.address
     }
 
+    /// Accepts goim WebSocket clients on `host:port` (port 0 picks a free port): each
+    /// connection starts with an HTTP upgrade request for `/sub` (any query), bounded to 8 KiB
+    /// and to the handshake timeout, then speaks goim in JSON or binary messages (see
+    /// docs/websocket.md). Returns the bound address.
+    ///
+    /// - Throws: `SocketAddressError` for a bad host or port, `SystemError` when the address
+    ///   cannot be bound.
+    @discardableResult
+    public func listenWebSocket(host: String, port: Int) throws -> SocketAddress {
+        let server = try TCPServer.listen(group: group, host: host, port: port) {
+            [self] loop, fd, _ in
+            accept(on: loop, fd: fd, webSocket: true)
+        }
+        listeners.withLock { $0.append(server) }
+        context.logger.info("comet listening", ["address": "\(server.address)", "proto": "ws"])
+        return server.address
+    }
+
     /// Runs on the accepting loop.
-    private func accept(on loop: EventLoop, fd: Int32) {
+    private func accept(on loop: EventLoop, fd: Int32, webSocket: Bool = false) {
         guard !isShuttingDown.load(ordering: .acquiring) else {
             System.close(fd)
             FileLimit.shared.release()
             return
         }
-        loopStates[loop.index].valueOnLoop().accept(fd: fd)
+        loopStates[loop.index].valueOnLoop().accept(fd: fd, webSocket: webSocket)
     }
 }
 
 // MARK: - Pushes
 
 extension Comet {
-    /// Encodes `bodies` once and has every loop queue them on its connections with these keys.
-    /// Returns once the work is posted; keys not connected here are skipped.
+    /// Encodes `bodies` once per wire format in use and has every loop queue them on its
+    /// connections with these keys. Returns once the work is posted; keys not connected here
+    /// are skipped.
     public func push(keys: [SessionKey], bodies: [[UInt8]]) async throws {
         guard !keys.isEmpty, !bodies.isEmpty else { return }
 
-        let chunk = Frame.pushBatchChunk(bodies)
-        let frames = bodies.count
+        let pushes = PushEncodings(bodies)
         for state in loopStates {
-            state.run { $0.deliver(chunk, frames: frames, to: keys) }
+            state.run { $0.deliver(pushes, to: keys) }
         }
     }
 
-    /// Encodes `bodies` once and queues them on every authenticated connection.
+    /// Encodes `bodies` once per wire format in use and queues them on every authenticated
+    /// connection.
     public func broadcast(bodies: [[UInt8]]) async throws {
         guard !bodies.isEmpty else { return }
 
-        let chunk = Frame.pushBatchChunk(bodies)
-        let frames = bodies.count
+        let pushes = PushEncodings(bodies)
         for state in loopStates {
-            state.run { $0.broadcast(chunk, frames: frames) }
+            state.run { $0.broadcast(pushes) }
         }
     }
 
-    /// Encodes `bodies` once and queues them on every connection in `room`.
+    /// Encodes `bodies` once per wire format in use and queues them on every connection in
+    /// `room`.
     public func broadcastRoom(_ room: RoomID, bodies: [[UInt8]]) async throws {
         guard !bodies.isEmpty else { return }
 
-        let chunk = Frame.pushBatchChunk(bodies)
-        let frames = bodies.count
+        let pushes = PushEncodings(bodies)
         for state in loopStates {
-            state.run { $0.broadcast(chunk, frames: frames, room: room) }
+            state.run { $0.broadcast(pushes, room: room) }
         }
     }
 }

@@ -27,6 +27,12 @@ public struct CometConfiguration: Sendable, Equatable {
     /// client is disconnected as slow. Default 10 s.
     public var writeTimeout: Duration
 
+    /// The largest WebSocket message a client may send, in bytes, after joining its fragments;
+    /// a larger one is refused with close code 1009 as soon as a frame header announces it,
+    /// before it is buffered. Default 64 KiB (goim had no limit). A request's body must also
+    /// fit `maxBodySize`, as on TCP.
+    public var maxWebSocketMessageSize: Int
+
     /// How long `Comet.shutdown()` waits for the loops to close connections, and then again for
     /// logic to acknowledge the disconnects. Default 3 s (goim's RPC timeout).
     public var shutdownTimeout: Duration
@@ -38,6 +44,7 @@ public struct CometConfiguration: Sendable, Equatable {
         maxBodySize: Int = 4096,
         outboundLimit: Int = 1 << 20,
         writeTimeout: Duration = .seconds(10),
+        maxWebSocketMessageSize: Int = 64 * 1024,
         shutdownTimeout: Duration = .seconds(3)
     ) {
         self.serverID = serverID
@@ -46,6 +53,7 @@ public struct CometConfiguration: Sendable, Equatable {
         self.maxBodySize = maxBodySize
         self.outboundLimit = outboundLimit
         self.writeTimeout = writeTimeout
+        self.maxWebSocketMessageSize = maxWebSocketMessageSize
         self.shutdownTimeout = shutdownTimeout
     }
 

@@ -1,7 +1,13 @@
 import IMCore
 import IMNet
 
-/// One client's TCP connection, confined to the event loop that accepted it.
+/// One client's connection, plain TCP or WebSocket, confined to the event loop that accepted
+/// it.
+///
+/// WebSocket connections carry a `WebSocketTransport` (nil for TCP): the upgrade request is
+/// read first (handshaking phase, under the same deadline), then WebSocket messages are turned
+/// into the same goim frames and go through the same phase rules as TCP frames; replies and
+/// pushes are written in the connection's wire format (`wireFormat`).
 ///
 /// Life: handshaking → authenticating → active → closed (see `ConnectionPhase`). Every method
 /// runs on the loop thread; logic's answer to the auth frame comes back through
@@ -53,13 +59,25 @@ final class CometConnection: TimerWheelEntry, FileHandler {
     private var outbound = OutboundQueue()
     /// Frames that arrived in the same read as the auth frame, replayed once logic answers.
     private var heldFrames: [Frame] = []
+    /// WebSocket state; nil for a TCP connection.
+    private let webSocket: WebSocketTransport?
 
-    init(fd: Int32, home: CometLoopState) {
+    /// - Parameter webSocket: whether the socket came from the WebSocket listener (it starts
+    ///   with an HTTP upgrade request).
+    init(fd: Int32, home: CometLoopState, webSocket: Bool = false) {
         self.fd = fd
         self.home = home
-        self.decoder = FrameDecoder(maxBodySize: home.context.configuration.maxBodySize)
+        let configuration = home.context.configuration
+        self.decoder = FrameDecoder(maxBodySize: configuration.maxBodySize)
+        self.webSocket =
+            webSocket
+            ? WebSocketTransport(maxMessageSize: max(configuration.maxWebSocketMessageSize, 0))
+            : nil
         super.init()
     }
+
+    /// The format replies and pushes are written in for this connection.
+    var wireFormat: WireFormat { webSocket?.wireFormat ?? .tcp }
 
     private struct Flags: OptionSet {
         let rawValue: UInt8
@@ -94,14 +112,19 @@ extension CometConnection {
         guard phase != .closed else { return }
 
         let wasActive = phase == .active
+        sendWebSocketClose(for: reason)
         phase = .closed
         // Counted before the socket closes, so whoever sees the close also sees the count.
         count(reason)
         home.remove(self, wasActive: wasActive)
         loop.timers.cancel(self)
         if reason != .loopStopped { loop.deregister(self) }
-        System.close(fd)
-        FileLimit.shared.release()
+        if reason != .loopStopped, webSocket?.endsGracefully == true {
+            LingeringClose(fd: fd, loop: loop, outbound: outbound).start()
+        } else {
+            System.close(fd)
+            FileLimit.shared.release()
+        }
         releaseQueues()
 
         if wasActive && reason.notifiesLogic { context.notifyDisconnect(key) }
@@ -206,6 +229,8 @@ extension CometConnection {
     private struct StopDecoding: Error {}
 
     private func consume(_ input: UnsafeRawBufferPointer) {
+        if let webSocket { return consumeWebSocket(input, webSocket) }
+
         var frames = 0
         do {
             try decoder.decode(input) { frame in
@@ -356,7 +381,12 @@ extension CometConnection {
     }
 
     private func reply(ver: Int16, seq: Int32, op: Int32, body: [UInt8] = []) {
-        let chunk = ReplyEncoding.frame(ver: ver, op: op, seq: seq, body: body)
+        let chunk: ByteChunk
+        if let mode = webSocket?.mode {
+            chunk = GoimWebSocket.reply(Frame(ver: ver, op: op, seq: seq, body: body), mode: mode)
+        } else {
+            chunk = ReplyEncoding.frame(ver: ver, op: op, seq: seq, body: body)
+        }
         guard enqueue(chunk) else { return closeAsSlow() }
         context.metrics.repliesOut.increment()
     }
@@ -419,5 +449,101 @@ extension CometConnection {
 
     func setSlot(_ kind: ConnectionList.Slot, _ value: Int32) {
         if kind == .open { openSlot = value } else { roomSlot = value }
+    }
+}
+
+// MARK: - WebSocket
+
+extension CometConnection {
+    /// Reads the upgrade request, then decodes WebSocket frames into goim requests.
+    private func consumeWebSocket(
+        _ input: UnsafeRawBufferPointer, _ webSocket: WebSocketTransport
+    ) {
+        guard webSocket.isUpgraded else { return upgrade(input, webSocket) }
+
+        var messages = 0
+        do {
+            try webSocket.decoder.decode(input) { event in
+                messages += 1
+                try handle(event, webSocket)
+            }
+        } catch is StopDecoding {
+            // Already closed by the message's handler.
+        } catch let error as WebSocketError {
+            closeWebSocket(error, webSocket)
+        } catch {
+            closeWebSocket(
+                WebSocketError(closeCode: WebSocketCloseCode.internalError, reason: "internal"),
+                webSocket)
+        }
+        context.metrics.framesIn.increment(by: messages)
+    }
+
+    private func upgrade(_ input: UnsafeRawBufferPointer, _ webSocket: WebSocketTransport) {
+        switch webSocket.upgrade(with: input) {
+        case .needMoreBytes:
+            return
+        case .refused(let error):
+            context.logger.debug(
+                "WebSocket upgrade refused", ["conn.fd": "\(fd)", "error": "\(error)"])
+            outbound.append(ByteChunk(error.responseBytes))
+            webSocket.endsGracefully = true
+            close(.upgradeRefused(error.status))
+        case .upgraded(let response, let framesOffset):
+            guard enqueue(ByteChunk(response)) else { return close(.outboundLimit) }
+            guard framesOffset < input.count else { return }
+            consumeWebSocket(UnsafeRawBufferPointer(rebasing: input[framesOffset...]), webSocket)
+        }
+    }
+
+    private func handle(_ event: WebSocketEvent, _ webSocket: WebSocketTransport) throws {
+        switch event {
+        case .text, .binary:
+            let maxBodySize = context.configuration.maxBodySize
+            if let frame = try webSocket.request(from: event, maxBodySize: maxBodySize) {
+                try handle(frame)
+            }
+        case .ping(let payload):
+            guard enqueue(WebSocketEncoder.pong(payload)) else {
+                closeAsSlow()
+                throw StopDecoding()
+            }
+        case .pong:
+            break
+        case .close(let code, _):
+            // Echo the peer's code (an empty close for an empty one), then end.
+            let payload = code.map { WebSocketEncoder.closePayload(code: $0, reason: "") } ?? []
+            queueFinalWebSocketFrame(
+                payload.withUnsafeBytes { WebSocketEncoder.frame(.close, payload: $0) })
+            close(.peerClosed)
+            throw StopDecoding()
+        }
+    }
+
+    /// Sends a close frame for a broken rule, then closes.
+    private func closeWebSocket(_ error: WebSocketError, _ webSocket: WebSocketTransport) {
+        context.logger.debug(
+            "WebSocket client broke a rule", ["conn.fd": "\(fd)", "error": "\(error)"])
+        queueFinalWebSocketFrame(
+            WebSocketEncoder.close(code: error.closeCode, reason: error.reason))
+        close(.webSocketError(error.closeCode))
+    }
+
+    /// On an upgraded WebSocket, queues the close frame `reason` calls for, unless one is
+    /// already queued.
+    private func sendWebSocketClose(for reason: CloseReason) {
+        guard let webSocket, webSocket.isUpgraded, !webSocket.endsGracefully,
+            let code = reason.webSocketCloseCode
+        else { return }
+        queueFinalWebSocketFrame(WebSocketEncoder.close(code: code, reason: "\(reason)"))
+    }
+
+    /// Queues the last frame (past the outbound limit if need be: it is tiny) and makes the
+    /// close linger so the peer can read it.
+    private func queueFinalWebSocketFrame(_ frame: ByteChunk) {
+        guard let webSocket, !webSocket.endsGracefully else { return }
+
+        outbound.append(frame)
+        webSocket.endsGracefully = true
     }
 }

@@ -31,9 +31,10 @@ final class CometLoopState {
 // MARK: - Membership
 
 extension CometLoopState {
-    /// Takes over an accepted socket (already non-blocking, its file-limit slot reserved).
-    func accept(fd: Int32) {
-        let connection = CometConnection(fd: fd, home: self)
+    /// Takes over an accepted socket (already non-blocking, its file-limit slot reserved);
+    /// `webSocket`: it came from the WebSocket listener.
+    func accept(fd: Int32, webSocket: Bool = false) {
+        let connection = CometConnection(fd: fd, home: self, webSocket: webSocket)
         open.insert(connection)
         context.metrics.connectionsAccepted.increment()
         do {
@@ -109,28 +110,28 @@ extension CometLoopState {
 // MARK: - Delivery
 
 extension CometLoopState {
-    /// Queues `chunk` (`frames` push frames) on the connections of this loop whose key is in
-    /// `keys`; keys on other loops are simply absent here.
-    func deliver(_ chunk: ByteChunk, frames: Int, to keys: [SessionKey]) {
-        var walk = DeliveryWalk(chunk: chunk, frames: frames)
+    /// Queues the pushes on the connections of this loop whose key is in `keys`; keys on
+    /// other loops are simply absent here.
+    func deliver(_ pushes: PushEncodings, to keys: [SessionKey]) {
+        var walk = DeliveryWalk(pushes)
         for key in keys {
             if let connection = sessions[key] { walk.deliver(to: connection) }
         }
         finish(walk)
     }
 
-    /// Queues `chunk` on every authenticated connection of this loop.
-    func broadcast(_ chunk: ByteChunk, frames: Int) {
-        var walk = DeliveryWalk(chunk: chunk, frames: frames)
+    /// Queues the pushes on every authenticated connection of this loop.
+    func broadcast(_ pushes: PushEncodings) {
+        var walk = DeliveryWalk(pushes)
         for connection in open.members where connection.phase == .active {
             walk.deliver(to: connection)
         }
         finish(walk)
     }
 
-    /// Queues `chunk` on every member of `room` on this loop.
-    func broadcast(_ chunk: ByteChunk, frames: Int, room: RoomID) {
-        var walk = DeliveryWalk(chunk: chunk, frames: frames)
+    /// Queues the pushes on every member of `room` on this loop.
+    func broadcast(_ pushes: PushEncodings, room: RoomID) {
+        var walk = DeliveryWalk(pushes)
         rooms[room]?.forEach { walk.deliver(to: $0) }
         finish(walk)
     }
@@ -148,24 +149,35 @@ extension CometLoopState {
 }
 
 /// One push's pass over receivers: a delivery is a retained chunk appended and a flush
-/// arranged; receivers over their outbound limit are set aside for closing.
+/// arranged; receivers over their outbound limit are set aside for closing. Each format's
+/// chunk is fetched from the shared `PushEncodings` once per walk, then reused.
 private struct DeliveryWalk {
-    let chunk: ByteChunk
+    let pushes: PushEncodings
+    /// Push frames per delivery (a JSON message carries them all, but counts them all).
     let frames: Int
+    private var chunks: [ByteChunk?] = Array(repeating: nil, count: WireFormat.allCases.count)
     private(set) var deliveries = 0
     private(set) var slow: [CometConnection] = []
 
-    init(chunk: ByteChunk, frames: Int) {
-        self.chunk = chunk
-        self.frames = frames
+    init(_ pushes: PushEncodings) {
+        self.pushes = pushes
+        self.frames = pushes.bodies.count
     }
 
     mutating func deliver(to connection: CometConnection) {
-        if connection.enqueue(chunk) {
+        if connection.enqueue(chunk(for: connection.wireFormat)) {
             deliveries &+= frames
         } else {
             slow.append(connection)
         }
+    }
+
+    private mutating func chunk(for format: WireFormat) -> ByteChunk {
+        if let chunk = chunks[format.rawValue] { return chunk }
+
+        let chunk = pushes.chunk(for: format)
+        chunks[format.rawValue] = chunk
+        return chunk
     }
 }
 

@@ -82,6 +82,10 @@ enum CloseReason: Sendable, Equatable, CustomStringConvertible {
     case duplicateKey
     case shutdown
     case loopStopped
+    /// A WebSocket client broke a rule; closed with this code (1002, 1003, 1007, 1008, 1009).
+    case webSocketError(UInt16)
+    /// The WebSocket upgrade request was answered with this HTTP error status.
+    case upgradeRefused(Int)
 
     var description: String {
         switch self {
@@ -100,6 +104,8 @@ enum CloseReason: Sendable, Equatable, CustomStringConvertible {
         case .duplicateKey: return "replaced by a newer connection with the same key"
         case .shutdown: return "comet shutting down"
         case .loopStopped: return "event loop stopped"
+        case .webSocketError(let code): return "WebSocket error \(code)"
+        case .upgradeRefused(let status): return "WebSocket upgrade refused with \(status)"
         }
     }
 
@@ -115,7 +121,9 @@ enum CloseReason: Sendable, Equatable, CustomStringConvertible {
         switch self {
         case .peerClosed, .shutdown, .loopStopped: return nil
         case .readError, .writeError: return metrics.socketErrors
-        case .malformedFrame, .notAuthenticated, .invalidOperation: return metrics.protocolErrors
+        case .malformedFrame, .notAuthenticated, .invalidOperation, .webSocketError,
+            .upgradeRefused:
+            return metrics.protocolErrors
         case .authRefused, .logicUnavailable: return metrics.authFailures
         case .handshakeTimeout: return metrics.handshakeTimeouts
         case .heartbeatTimeout: return metrics.heartbeatTimeouts

@@ -114,12 +114,11 @@ import Testing
         #expect(result.stderr == "Error: unexpected op 5 before the auth reply\n")
     }
 
-    @Test func webSocketIsNotAvailableYet() {
-        let result = imctl(["client", "connect", "--token", "1", "--ws", "ws://127.0.0.1:8090/sub"])
+    @Test func secureWebSocketIsNotSupportedYet() {
+        let result = imctl(["client", "connect", "--token", "1", "--ws", "wss://127.0.0.1:8090/sub"])
 
         #expect(result.status == 1)
-        #expect(
-            result.stderr == "Error: WebSocket client support is not available yet; use --tcp HOST:PORT\n")
+        #expect(result.stderr == "Error: wss is not supported yet; use ws://\n")
     }
 
     @Test func tcpAndWebSocketTogetherIsAUsageError() {

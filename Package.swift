@@ -35,7 +35,7 @@ let package = Package(
         .testTarget(name: "IMCoreTests", dependencies: ["IMCore", "IMTestKit"], swiftSettings: strict),
         .testTarget(name: "IMNetTests", dependencies: ["IMNet", "IMTestKit"], swiftSettings: strict),
         .testTarget(name: "IMQueueTests", dependencies: ["IMQueue", "IMTestKit"], swiftSettings: strict),
-        .testTarget(name: "IMRouterTests", dependencies: ["IMRouter"], swiftSettings: strict),
+        .testTarget(name: "IMRouterTests", dependencies: ["IMRouter", "IMTestKit"], swiftSettings: strict),
         .testTarget(name: "IMJobTests", dependencies: ["IMJob", "IMQueue"], swiftSettings: strict),
         .testTarget(name: "IMLogicTests", dependencies: ["IMLogic", "IMRouter", "IMQueue", "IMNet"], swiftSettings: strict),
         .testTarget(name: "IMCometTests", dependencies: ["IMComet", "IMTestKit"], swiftSettings: strict),

@@ -1,59 +1,8 @@
+import IMTestKit
 import Testing
 
 @testable import IMCore
 
-/// How a test cuts the input stream into `decode` calls.
-enum Split: Sendable, CustomStringConvertible {
-    case allAtOnce
-    case byteByByte
-    case randomChunks(seed: UInt64)
-
-    static let all: [Split] = [.allAtOnce, .byteByByte] + (1...8).map { .randomChunks(seed: $0) }
-
-    func chunkSizes(total: Int) -> [Int] {
-        switch self {
-        case .allAtOnce:
-            return [total]
-        case .byteByByte:
-            return Array(repeating: 1, count: total)
-        case .randomChunks(let seed):
-            var generator = SeededGenerator(seed: seed)
-            var sizes: [Int] = []
-            var left = total
-            while left > 0 {
-                let size = min(left, Int.random(in: 1...40, using: &generator))
-                sizes.append(size)
-                left -= size
-            }
-            return sizes
-        }
-    }
-
-    var description: String {
-        switch self {
-        case .allAtOnce: return "all at once"
-        case .byteByByte: return "byte by byte"
-        case .randomChunks(let seed): return "random chunks (seed \(seed))"
-        }
-    }
-}
-
-/// SplitMix64: a small deterministic generator so random splits are reproducible.
-struct SeededGenerator: RandomNumberGenerator {
-    private var state: UInt64
-
-    init(seed: UInt64) {
-        state = seed
-    }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var mixed = state
-        mixed = (mixed ^ (mixed >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        mixed = (mixed ^ (mixed >> 27)) &* 0x94D0_49BB_1331_11EB
-        return mixed ^ (mixed >> 31)
-    }
-}
 
 /// Every kind of frame the decoder must handle.
 let sampleFrames: [Frame] = [
@@ -70,8 +19,8 @@ let sampleFrames: [Frame] = [
 @Suite struct FrameDecoderTests {
     static let maxBody = 64
 
-    @Test(arguments: Split.all)
-    func decodesEveryFrameKindWhateverTheSplit(_ split: Split) throws {
+    @Test(arguments: InputSplit.all)
+    func decodesEveryFrameKindWhateverTheSplit(_ split: InputSplit) throws {
         let stream = sampleFrames.flatMap(\.encoded)
 
         let decoded = try decodeWithPendingChecks(stream, split: split, expected: sampleFrames)
@@ -79,8 +28,8 @@ let sampleFrames: [Frame] = [
         #expect(decoded == sampleFrames)
     }
 
-    @Test(arguments: Split.all)
-    func decodesEachFrameAloneWhateverTheSplit(_ split: Split) throws {
+    @Test(arguments: InputSplit.all)
+    func decodesEachFrameAloneWhateverTheSplit(_ split: InputSplit) throws {
         for frame in sampleFrames {
             let decoded = try decodeWithPendingChecks(
                 frame.encoded, split: split, expected: [frame])
@@ -191,8 +140,8 @@ let sampleFrames: [Frame] = [
             FrameError.bodyTooLarge(size: Int(Int32.max) - 16, limit: Self.maxBody))
     }
 
-    @Test(arguments: Split.all)
-    func rejectsAsSoonAsTheHeaderIsComplete(_ split: Split) {
+    @Test(arguments: InputSplit.all)
+    func rejectsAsSoonAsTheHeaderIsComplete(_ split: InputSplit) {
         let stream = header(packLen: 5000)
         var decoder = FrameDecoder(maxBodySize: Self.maxBody)
         var fed = 0
@@ -279,7 +228,7 @@ extension FrameDecoder {
 
 /// Feeds `stream` in the chunks `split` gives and checks, after every call, that the decoder
 /// holds bytes exactly when the stream stopped inside a frame.
-func decodeWithPendingChecks(_ stream: [UInt8], split: Split, expected: [Frame]) throws -> [Frame] {
+func decodeWithPendingChecks(_ stream: [UInt8], split: InputSplit, expected: [Frame]) throws -> [Frame] {
     let boundaries = Set(expected.reduce(into: [0]) { $0.append($0.last! + $1.encodedSize) })
     var decoder = FrameDecoder(maxBodySize: FrameDecoderTests.maxBody)
     var decoded: [Frame] = []

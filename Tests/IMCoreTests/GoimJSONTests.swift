@@ -1,3 +1,4 @@
+import IMTestKit
 import Testing
 
 @testable import IMCore

@@ -1,3 +1,4 @@
+import IMTestKit
 import Testing
 
 @testable import IMNet
@@ -52,20 +53,6 @@ private func get(_ target: String) -> String {
 private let chunkedUpload =
     "POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2;x=y\r\nde\r\n0\r\n\r\n"
 
-/// A small seeded generator, so random splits are the same on every run.
-private struct SplitMix64 {
-    var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var mixed = state
-        mixed = (mixed ^ (mixed >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        mixed = (mixed ^ (mixed >> 27)) &* 0x94D0_49BB_1331_11EB
-        return mixed ^ (mixed >> 31)
-    }
-}
 
 @Suite struct HTTPRequestParserTests {
     @Test func parsesARequestGivenInOneBuffer() throws {
@@ -114,7 +101,7 @@ private struct SplitMix64 {
         let mix = postWithQuery + get("/a?x=1") + chunkedUpload + get("/b")
         let bytes = Array(mix.utf8)
         let whole = requests(HTTPRequestParser().parseAll(bytes)).map(\.request.body)
-        var random = SplitMix64(seed: 42)
+        var random = SeededGenerator(seed: 42)
 
         for _ in 0..<50 {
             let parser = HTTPRequestParser()

@@ -1,5 +1,6 @@
 import IMCore
 import IMNet
+import IMTestKit
 import Testing
 
 @Suite struct RPCCodecTests {
@@ -169,7 +170,7 @@ import Testing
     }
 
     @Test func randomBytesNeverTrapTheDecoder() {
-        var generator = RPCFuzzRandom(seed: 0x5EED)
+        var generator = SeededGenerator(seed: 0x5EED)
         var decoded = 0
         for _ in 0..<20_000 {
             let length = Int(generator.next() % 40)
@@ -201,22 +202,5 @@ import Testing
 
     private func roundTrip<T: RPCCodable>(_ value: T) throws -> T {
         try RPCDecoder.decode(T.self, from: RPCEncoder.encode(value))
-    }
-}
-
-/// A small deterministic generator, so a failing fuzz case can be replayed.
-private struct RPCFuzzRandom: RandomNumberGenerator {
-    private var state: UInt64
-
-    init(seed: UInt64) {
-        state = seed
-    }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var mixed = state
-        mixed = (mixed ^ (mixed >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        mixed = (mixed ^ (mixed >> 27)) &* 0x94D0_49BB_1331_11EB
-        return mixed ^ (mixed >> 31)
     }
 }

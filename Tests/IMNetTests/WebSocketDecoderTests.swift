@@ -1,4 +1,5 @@
 import IMCore
+import IMTestKit
 import Testing
 
 @testable import IMNet
@@ -54,13 +55,13 @@ private let mixedEvents: [WebSocketEvent] = [
         #expect(events == [.text(hi), .text(hi), .ping(hi)])
     }
 
-    @Test(arguments: WebSocketSplit.all)
-    func decodesEveryFrameKindWhateverTheSplit(_ split: WebSocketSplit) throws {
+    @Test(arguments: InputSplit.all)
+    func decodesEveryFrameKindWhateverTheSplit(_ split: InputSplit) throws {
         #expect(try Support.decode(mixedStream, split: split) == mixedEvents)
     }
 
-    @Test(arguments: WebSocketSplit.all)
-    func decodesServerFramesAsAClientWhateverTheSplit(_ split: WebSocketSplit) throws {
+    @Test(arguments: InputSplit.all)
+    func decodesServerFramesAsAClientWhateverTheSplit(_ split: InputSplit) throws {
         let stream =
             WebSocketEncoder.text(Array("héllo".utf8)).bytes
             + WebSocketEncoder.ping([1, 2]).bytes
@@ -135,7 +136,7 @@ private let mixedEvents: [WebSocketEvent] = [
 
     @Test(arguments: lengths)
     func roundTripsAMaskedClientFrameOfEveryLengthForm(_ length: Int) throws {
-        var random = WebSocketTestRandom(seed: UInt64(length))
+        var random = SeededGenerator(seed: UInt64(length))
         let payload = random.bytes(length)
         let frame = WebSocketEncoder.maskedFrame(
             .binary, payload: payload, maskKey: UInt32.random(in: .min ... .max, using: &random))
@@ -149,7 +150,7 @@ private let mixedEvents: [WebSocketEvent] = [
 
     @Test(arguments: lengths)
     func roundTripsAnUnmaskedServerFrameOfEveryLengthForm(_ length: Int) throws {
-        var random = WebSocketTestRandom(seed: UInt64(length) + 1)
+        var random = SeededGenerator(seed: UInt64(length) + 1)
         let payload = random.bytes(length)
         let frame = WebSocketEncoder.binary(payload).bytes
 
@@ -160,7 +161,7 @@ private let mixedEvents: [WebSocketEvent] = [
     }
 
     @Test func masksWithEveryPhaseAndLength() throws {
-        var random = WebSocketTestRandom(seed: 99)
+        var random = SeededGenerator(seed: 99)
         for length in 0..<40 {
             let payload = random.bytes(length)
             let key = UInt32.random(in: .min ... .max, using: &random)
@@ -178,7 +179,7 @@ private let mixedEvents: [WebSocketEvent] = [
     }
 
     @Test func continuesTheMaskAcrossPiecesFromAnyPhase() {
-        var random = WebSocketTestRandom(seed: 7)
+        var random = SeededGenerator(seed: 7)
         let payload = random.bytes(37)
         let key: UInt32 = 0xA1B2_C3D4
         for cut in 0...payload.count {

@@ -1,4 +1,5 @@
 import IMCore
+import IMTestKit
 import Testing
 
 @testable import IMNet
@@ -10,7 +11,7 @@ private func expectFailure(
     _ stream: [UInt8], code: UInt16, role: WebSocketRole = .server,
     maxMessageSize: Int = Support.oneMiB, sourceLocation: SourceLocation = #_sourceLocation
 ) {
-    for split in [WebSocketSplit.allAtOnce, .byteByByte, .randomChunks(seed: 5)] {
+    for split in [InputSplit.allAtOnce, .byteByByte, .randomChunks(seed: 5)] {
         let error = Support.failure(
             stream, split: split, role: role, maxMessageSize: maxMessageSize)
         #expect(error?.closeCode == code, "\(split)", sourceLocation: sourceLocation)

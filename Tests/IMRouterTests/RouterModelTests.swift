@@ -1,5 +1,6 @@
 import IMCore
 import IMRouter
+import IMTestKit
 import Testing
 
 /// Random put/delete/deleteServer sequences checked against a plain dictionary of sessions.
@@ -39,7 +40,7 @@ import Testing
 /// The router under test, the model it must agree with, and every key ever issued.
 private struct ModelRun {
     let router: Router
-    var random: SplitMix64
+    var random: SeededGenerator
     var model: [SessionKey: SessionRecord] = [:]
     var issuedKeys: Set<SessionKey> = []
 
@@ -50,7 +51,7 @@ private struct ModelRun {
 
     init(router: Router, seed: UInt64) {
         self.router = router
-        self.random = SplitMix64(seed: seed)
+        self.random = SeededGenerator(seed: seed)
     }
 
     mutating func randomOperation() async {
@@ -154,27 +155,12 @@ private struct ModelRun {
     }
 }
 
-/// A small seeded generator so that a failing sequence can be replayed.
-struct SplitMix64: RandomNumberGenerator {
-    private var state: UInt64
-
-    init(seed: UInt64) {
-        state = seed
-    }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var mixed = state
-        mixed = (mixed ^ (mixed >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        mixed = (mixed ^ (mixed >> 27)) &* 0x94D0_49BB_1331_11EB
-        return mixed ^ (mixed >> 31)
-    }
-
-    mutating func next(below bound: Int) -> Int {
+extension SeededGenerator {
+    fileprivate mutating func next(below bound: Int) -> Int {
         Int(next() % UInt64(bound))
     }
 
-    mutating func pick<Element>(_ choices: [Element]) -> Element {
+    fileprivate mutating func pick<Element>(_ choices: [Element]) -> Element {
         choices[next(below: choices.count)]
     }
 }

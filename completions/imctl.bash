@@ -17,7 +17,7 @@ _imctl_options() {
     case "$1" in
         '') echo '--version --help' ;;
         'serve') echo '--help' ;;
-        'serve all') echo '--tcp --ws --http --server-id --loops --handshake-timeout --heartbeat-timeout --max-frame-body --outbound-limit --write-timeout --http-max-body --room-batch --room-window --queue-capacity --log-level --config --print-config --help' ;;
+        'serve all') echo '--tcp --ws --tcp-tls --wss --tls-cert --tls-key --http --server-id --loops --handshake-timeout --heartbeat-timeout --max-frame-body --outbound-limit --write-timeout --http-max-body --room-batch --room-window --queue-capacity --log-level --config --print-config --help' ;;
         'serve comet') echo '--help' ;;
         'serve logic') echo '--help' ;;
         'serve router') echo '--help' ;;
@@ -41,6 +41,10 @@ _imctl_value_kind() {
     case "$1" in
         'serve all --tcp') echo text ;;
         'serve all --ws') echo text ;;
+        'serve all --tcp-tls') echo text ;;
+        'serve all --wss') echo text ;;
+        'serve all --tls-cert') echo file ;;
+        'serve all --tls-key') echo file ;;
         'serve all --http') echo text ;;
         'serve all --server-id') echo text ;;
         'serve all --loops') echo text ;;

@@ -18,7 +18,7 @@ end
 function __imctl_value_options
     switch $argv[1]
         case 'imctl serve all'
-            printf '%s\n' '--tcp' '--ws' '--http' '--server-id' '--loops' '--handshake-timeout' '--heartbeat-timeout' '--max-frame-body' '--outbound-limit' '--write-timeout' '--http-max-body' '--room-batch' '--room-window' '--queue-capacity' '--log-level' '--config'
+            printf '%s\n' '--tcp' '--ws' '--tcp-tls' '--wss' '--tls-cert' '--tls-key' '--http' '--server-id' '--loops' '--handshake-timeout' '--heartbeat-timeout' '--max-frame-body' '--outbound-limit' '--write-timeout' '--http-max-body' '--room-batch' '--room-window' '--queue-capacity' '--log-level' '--config'
         case 'imctl push'
             printf '%s\n' '--uid' '--logic'
         case 'imctl pushs'
@@ -100,6 +100,10 @@ complete -c imctl -n '__imctl_at \'imctl serve\'' -a 'job' -d 'Run the job role:
 complete -c imctl -n '__imctl_at \'imctl serve\'' -s h -l help -d 'Show help information'
 complete -c imctl -n '__imctl_at \'imctl serve all\'' -l tcp -x -d 'Address for goim TCP clients'
 complete -c imctl -n '__imctl_at \'imctl serve all\'' -l ws -x -d 'Address for WebSocket clients (path /sub)'
+complete -c imctl -n '__imctl_at \'imctl serve all\'' -l tcp-tls -x -d 'Address for goim TCP clients over TLS; off unless given'
+complete -c imctl -n '__imctl_at \'imctl serve all\'' -l wss -x -d 'Address for WebSocket clients over TLS (wss, path /sub); off unless given'
+complete -c imctl -n '__imctl_at \'imctl serve all\'' -l tls-cert -r -F -d 'PEM certificate chain (leaf first) for --tcp-tls and --wss'
+complete -c imctl -n '__imctl_at \'imctl serve all\'' -l tls-key -r -F -d 'PEM private key (unencrypted) for --tcp-tls and --wss'
 complete -c imctl -n '__imctl_at \'imctl serve all\'' -l http -x -d 'Address of the HTTP push API'
 complete -c imctl -n '__imctl_at \'imctl serve all\'' -l server-id -x -d 'This comet\'s server id (1 or more)'
 complete -c imctl -n '__imctl_at \'imctl serve all\'' -l loops -x -d 'Event-loop threads; 0 means one per core'

@@ -90,6 +90,17 @@ extension CommandTree {
         serveOption(
             "ws", "host:port", .address, "0.0.0.0:8090",
             "Address for WebSocket clients (path /sub)."),
+        optionalServeOption(
+            "tcp-tls", "host:port", .address,
+            "Address for goim TCP clients over TLS; off unless given."),
+        optionalServeOption(
+            "wss", "host:port", .address,
+            "Address for WebSocket clients over TLS (wss, path /sub); off unless given."),
+        optionalServeOption(
+            "tls-cert", "file", .file,
+            "PEM certificate chain (leaf first) for --tcp-tls and --wss."),
+        optionalServeOption(
+            "tls-key", "file", .file, "PEM private key (unencrypted) for --tcp-tls and --wss."),
         serveOption("http", "host:port", .address, "0.0.0.0:7172", "Address of the HTTP push API."),
         serveOption("server-id", "n", .integer, "1", "This comet's server id (1 or more)."),
         serveOption("loops", "n", .integer, "0", "Event-loop threads; 0 means one per core."),
@@ -139,6 +150,20 @@ extension CommandTree {
             defaultValue: defaultValue, environment: OptionSpec.environmentName(for: long),
             isConfigKey: true)
     }
+
+    /// A `serve all` setting with no default: off or absent unless given.
+    private static func optionalServeOption(
+        _ long: String, _ valueName: String, _ kind: ValueKind, _ abstract: String
+    ) -> OptionSpec {
+        OptionSpec(
+            long: long, valueName: valueName, kind: .value(kind), abstract: abstract,
+            environment: OptionSpec.environmentName(for: long), isConfigKey: true)
+    }
+}
+
+extension OptionSpec {
+    /// A config key without a default: unset means off (the TLS listeners and their files).
+    var isOptionalSetting: Bool { isConfigKey && defaultValue == nil }
 }
 
 // MARK: - Commands

@@ -91,8 +91,27 @@ final class EmbeddedServer: Sendable {
         let webSocket = configuration.webSocketAddress
         try comet.listenWebSocket(host: webSocket.host, port: webSocket.port)
 
+        try listenTLS(configuration)
+
         let httpAddress = configuration.httpAddress
         try http.start(host: httpAddress.host, port: httpAddress.port)
+    }
+
+    /// The optional TLS listeners share one context, built from the files now: a missing file
+    /// or bad PEM fails the start with `TLSError`, whose message names the file.
+    private func listenTLS(_ configuration: ServeConfiguration) throws {
+        guard configuration.servesTLS,
+            let certificate = configuration.tlsCertificateFile,
+            let key = configuration.tlsKeyFile
+        else { return }
+
+        let context = try TLSContext(certificateChainFile: certificate, privateKeyFile: key)
+        if let address = configuration.tcpTLSAddress {
+            try comet.listenTCP(host: address.host, port: address.port, tls: context)
+        }
+        if let address = configuration.webSocketTLSAddress {
+            try comet.listenWebSocket(host: address.host, port: address.port, tls: context)
+        }
     }
 
     private static func runJob(_ job: Job) async {

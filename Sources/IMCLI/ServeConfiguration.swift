@@ -9,6 +9,15 @@ public struct ServeConfiguration: Sendable, Equatable {
     public var tcpAddress: SocketAddress
     /// Listener for WebSocket clients (`/sub`). Default `0.0.0.0:8090`.
     public var webSocketAddress: SocketAddress
+    /// Listener for goim TCP clients over TLS. Off (nil) unless given; needs the TLS files.
+    public var tcpTLSAddress: SocketAddress?
+    /// Listener for WebSocket clients over TLS (wss, path `/sub`). Off (nil) unless given;
+    /// needs the TLS files.
+    public var webSocketTLSAddress: SocketAddress?
+    /// PEM certificate chain (leaf first) of the TLS listeners. Required with either of them.
+    public var tlsCertificateFile: String?
+    /// PEM private key (unencrypted) of the TLS listeners. Required with either of them.
+    public var tlsKeyFile: String?
     /// Listener for logic's HTTP push API. Default `0.0.0.0:7172`.
     public var httpAddress: SocketAddress
     /// This comet's server id, 1 or more. Default 1.
@@ -62,8 +71,11 @@ public struct ServeConfiguration: Sendable, Equatable {
     private static let defaults: ServeConfiguration = {
         var configuration = ServeConfiguration(unset: ())
         for setting in settings {
-            let text = CommandTree.serveAllOptions.first { $0.long == setting.key }?.defaultValue
-            let problem = text.flatMap { setting.apply(&configuration, $0) } ?? "no default"
+            let option = CommandTree.serveAllOptions.first { $0.long == setting.key }
+            // Optional settings (the TLS listeners and files) have no default: off when unset.
+            if option?.isOptionalSetting == true { continue }
+            let problem = option?.defaultValue.map { setting.apply(&configuration, $0) }
+                ?? "no default"
             precondition(problem.isEmpty, "serve all default for '\(setting.key)': \(problem)")
         }
         return configuration
@@ -78,12 +90,17 @@ extension ServeConfiguration {
         let key: String
         /// Stores the value; returns "" on success, else what is wrong with it.
         let apply: @Sendable (inout ServeConfiguration, String) -> String
-        let render: @Sendable (ServeConfiguration) -> String
+        /// The value in config-file syntax; nil for an optional setting that is unset.
+        let render: @Sendable (ServeConfiguration) -> String?
     }
 
     static let settings: [Setting] = [
         address("tcp", \.tcpAddress),
         address("ws", \.webSocketAddress),
+        optionalAddress("tcp-tls", \.tcpTLSAddress),
+        optionalAddress("wss", \.webSocketTLSAddress),
+        file("tls-cert", \.tlsCertificateFile),
+        file("tls-key", \.tlsKeyFile),
         address("http", \.httpAddress),
         Setting(
             key: "server-id",
@@ -129,6 +146,33 @@ extension ServeConfiguration {
                 }
             },
             render: { ConfigFile.quoted($0[keyPath: field].description) })
+    }
+
+    private static func optionalAddress(_ key: String, _ field: Field<SocketAddress?>)
+        -> Setting
+    {
+        Setting(
+            key: key,
+            apply: { configuration, text in
+                do throws(SocketAddressError) {
+                    configuration[keyPath: field] = try SocketAddress(parsing: text)
+                    return ""
+                } catch {
+                    return error.reason
+                }
+            },
+            render: { $0[keyPath: field].map { ConfigFile.quoted($0.description) } })
+    }
+
+    private static func file(_ key: String, _ field: Field<String?>) -> Setting {
+        Setting(
+            key: key,
+            apply: { configuration, text in
+                guard !text.isEmpty else { return "must be a file path" }
+                configuration[keyPath: field] = text
+                return ""
+            },
+            render: { $0[keyPath: field].map(ConfigFile.quoted) })
     }
 
     private static func integer(_ key: String, _ field: Field<Int>, _ range: ClosedRange<Int>)
@@ -198,7 +242,22 @@ extension ServeConfiguration {
             let problem = setting.apply(&configuration, resolved.text)
             if !problem.isEmpty { throw layers.invalid(resolved, option: option, problem: problem) }
         }
+        try configuration.checkTLSFiles(path: command.path)
         return configuration
+    }
+
+    /// Whether any TLS listener is configured (then the TLS files are required).
+    public var servesTLS: Bool { tcpTLSAddress != nil || webSocketTLSAddress != nil }
+
+    /// A TLS listener without both files is a usage error naming the missing option.
+    private func checkTLSFiles(path: [String]) throws(UsageError) {
+        guard servesTLS else { return }
+
+        let listener = tcpTLSAddress != nil ? "--tcp-tls" : "--wss"
+        for (file, option) in [(tlsCertificateFile, "--tls-cert"), (tlsKeyFile, "--tls-key")]
+        where file == nil {
+            throw UsageError("option '\(option)' is required with '\(listener)'", path: path)
+        }
     }
 
     private static func loadConfigFile(_ command: ParsedCommand, environment: [String: String])
@@ -219,7 +278,9 @@ extension ServeConfiguration {
     /// The configuration in the config-file syntax, one `key = value` per line in the order
     /// of the command tree, so it can be saved and passed back with `--config`.
     public var configFileText: String {
-        let lines = ServeConfiguration.settings.map { "\($0.key) = \($0.render(self))" }
+        let lines = ServeConfiguration.settings.compactMap { setting in
+            setting.render(self).map { "\(setting.key) = \($0)" }
+        }
         return lines.joined(separator: "\n") + "\n"
     }
 }

@@ -53,16 +53,21 @@ public final class Comet: CometClient {
     /// Accepts goim TCP clients on `host:port` (port 0 picks a free port) with one listening
     /// socket per loop, and returns the bound address.
     ///
+    /// - Parameter tls: a server context to speak TLS with every client of this listener
+    ///   (the handshake must finish within the handshake timeout); nil, the default: plain TCP.
     /// - Throws: `SocketAddressError` for a bad host or port, `SystemError` when the address
     ///   cannot be bound.
     @discardableResult
-    public func listenTCP(host: String, port: Int) throws -> SocketAddress {
+    public func listenTCP(host: String, port: Int, tls: TLSContext? = nil) throws
+        -> SocketAddress
+    {
         let server = try TCPServer.listen(group: group, host: host, port: port) {
             [self] loop, fd, _ in
-            accept(on: loop, fd: fd)
+            accept(on: loop, fd: fd, tls: tls)
         }
         listeners.withLock { $0.append(server) }
-        context.logger.info("comet listening", ["address": "\(server.address)", "proto": "tcp"])
+        let proto = tls == nil ? "tcp" : "tcp-tls"
+        context.logger.info("comet listening", ["address": "\(server.address)", "proto": proto])
         return server.address
     }
 
@@ -71,27 +76,34 @@ public final class Comet: CometClient {
     /// and to the handshake timeout, then speaks goim in JSON or binary messages (see
     /// docs/websocket.md). Returns the bound address.
     ///
+    /// - Parameter tls: a server context to speak TLS (wss) with every client of this listener,
+    ///   before the upgrade request, within the same handshake timeout; nil, the default: ws.
     /// - Throws: `SocketAddressError` for a bad host or port, `SystemError` when the address
     ///   cannot be bound.
     @discardableResult
-    public func listenWebSocket(host: String, port: Int) throws -> SocketAddress {
+    public func listenWebSocket(host: String, port: Int, tls: TLSContext? = nil) throws
+        -> SocketAddress
+    {
         let server = try TCPServer.listen(group: group, host: host, port: port) {
             [self] loop, fd, _ in
-            accept(on: loop, fd: fd, webSocket: true)
+            accept(on: loop, fd: fd, webSocket: true, tls: tls)
         }
         listeners.withLock { $0.append(server) }
-        context.logger.info("comet listening", ["address": "\(server.address)", "proto": "ws"])
+        let proto = tls == nil ? "ws" : "wss"
+        context.logger.info("comet listening", ["address": "\(server.address)", "proto": proto])
         return server.address
     }
 
     /// Runs on the accepting loop.
-    private func accept(on loop: EventLoop, fd: Int32, webSocket: Bool = false) {
+    private func accept(
+        on loop: EventLoop, fd: Int32, webSocket: Bool = false, tls: TLSContext? = nil
+    ) {
         guard !isShuttingDown.load(ordering: .acquiring) else {
             System.close(fd)
             FileLimit.shared.release()
             return
         }
-        loopStates[loop.index].valueOnLoop().accept(fd: fd, webSocket: webSocket)
+        loopStates[loop.index].valueOnLoop().accept(fd: fd, webSocket: webSocket, tls: tls)
     }
 }
 

@@ -1,3 +1,4 @@
+import Glibc
 import IMCore
 import IMNet
 
@@ -7,7 +8,10 @@ import IMNet
 /// WebSocket connections carry a `WebSocketTransport` (nil for TCP): the upgrade request is
 /// read first (handshaking phase, under the same deadline), then WebSocket messages are turned
 /// into the same goim frames and go through the same phase rules as TCP frames; replies and
-/// pushes are written in the connection's wire format (`wireFormat`).
+/// pushes are written in the connection's wire format (`wireFormat`). Connections from a TLS
+/// listener carry a `CometTLSLayer`: its handshake runs first (same deadline), then reads
+/// decrypt into the same buffer and writes go through the session (`ConnectionLayers` keeps
+/// both optional layers in one word).
 ///
 /// Life: handshaking → authenticating → active → closed (see `ConnectionPhase`). Every method
 /// runs on the loop thread; logic's answer to the auth frame comes back through
@@ -59,22 +63,30 @@ final class CometConnection: TimerWheelEntry, FileHandler {
     private var outbound = OutboundQueue()
     /// Frames that arrived in the same read as the auth frame, replayed once logic answers.
     private var heldFrames: [Frame] = []
-    /// WebSocket state; nil for a TCP connection.
-    private let webSocket: WebSocketTransport?
+    /// WebSocket and TLS state, in one word so a plain TCP connection pays nothing for them.
+    private let layers: ConnectionLayers
 
-    /// - Parameter webSocket: whether the socket came from the WebSocket listener (it starts
-    ///   with an HTTP upgrade request).
-    init(fd: Int32, home: CometLoopState, webSocket: Bool = false) {
+    /// - Parameters:
+    ///   - webSocket: whether the socket came from the WebSocket listener (it starts with an
+    ///     HTTP upgrade request).
+    ///   - tls: the session of a socket from a TLS listener (it starts with a TLS handshake).
+    init(fd: Int32, home: CometLoopState, webSocket: Bool = false, tls: TLSSession? = nil) {
         self.fd = fd
         self.home = home
         let configuration = home.context.configuration
         self.decoder = FrameDecoder(maxBodySize: configuration.maxBodySize)
-        self.webSocket =
+        let webSocket =
             webSocket
             ? WebSocketTransport(maxMessageSize: max(configuration.maxWebSocketMessageSize, 0))
             : nil
+        self.layers = ConnectionLayers(webSocket: webSocket, tls: tls)
         super.init()
     }
+
+    /// WebSocket state; nil for a TCP connection.
+    private var webSocket: WebSocketTransport? { layers.webSocket }
+    /// TLS state; nil for a plain connection.
+    private var tls: CometTLSLayer? { layers.tls }
 
     /// The format replies and pushes are written in for this connection.
     var wireFormat: WireFormat { webSocket?.wireFormat ?? .tcp }
@@ -98,11 +110,13 @@ final class CometConnection: TimerWheelEntry, FileHandler {
 // MARK: - Start and stop
 
 extension CometConnection {
-    /// Arms the handshake deadline and starts watching the socket.
+    /// Arms the handshake deadline (which also bounds a TLS handshake) and starts watching the
+    /// socket.
     func start() throws {
         deadlineMillis = loop.nowMillis &+ context.handshakeMillis
         try loop.register(self, events: .readable)
         armTimer()
+        if let tls { advanceHandshake(tls) }
     }
 
     /// Closes the connection once: leaves the maps and the room, cancels the deadline, closes
@@ -119,7 +133,11 @@ extension CometConnection {
         home.remove(self, wasActive: wasActive)
         loop.timers.cancel(self)
         if reason != .loopStopped { loop.deregister(self) }
-        if reason != .loopStopped, webSocket?.endsGracefully == true {
+        if let tls {
+            tls.finish(flushing: webSocket?.endsGracefully == true, &outbound)
+            System.close(fd)
+            FileLimit.shared.release()
+        } else if reason != .loopStopped, webSocket?.endsGracefully == true {
             LingeringClose(fd: fd, loop: loop, outbound: outbound).start()
         } else {
             System.close(fd)
@@ -190,12 +208,16 @@ extension CometConnection {
 
 extension CometConnection {
     func handleEvents(_ events: IOEvents) {
-        if events.contains(.writable) {
+        if let tls, !tls.session.isHandshakeComplete { return handshakeEvents(events, tls) }
+
+        if events.contains(.writable) || wantsWriteOn(events) {
             writeOutbound()
         }
         switch phase {
         case .handshaking, .active:
-            if !events.isDisjoint(with: [.readable, .hangup, .error]) { readAvailable() }
+            if !events.isDisjoint(with: [.readable, .hangup, .error]) || wantsReadOn(events) {
+                readAvailable()
+            }
         case .authenticating:
             // Reading is paused while logic decides; only a dead socket is reported here.
             if !events.isDisjoint(with: [.hangup, .error]) { close(.peerClosed) }
@@ -211,16 +233,38 @@ extension CometConnection {
         let buffer = loop.readBuffer
         for _ in 0..<CometConnection.readsPerEvent {
             guard phase == .handshaking || phase == .active else { return }
-            do {
-                guard let count = try System.read(fd, into: buffer) else { return }
-                guard count > 0 else { return close(.peerClosed) }
+            guard let count = readOnce(into: buffer) else { return }
 
-                consume(UnsafeRawBufferPointer(rebasing: buffer[..<count]))
-                if count < buffer.count { return }
-            } catch {
-                return close(.readError(error.errno))
-            }
+            consume(UnsafeRawBufferPointer(rebasing: buffer[..<count]))
+            guard mayHoldMoreInput(afterReading: count, into: buffer) else { return }
         }
+        scheduleReadOfBufferedInput()
+    }
+
+    /// One read, plain or decrypted: the byte count (at least 1), or nil when there is nothing
+    /// more for now or the connection closed.
+    private func readOnce(into buffer: UnsafeMutableRawBufferPointer) -> Int? {
+        if let tls { return readOnce(into: buffer, tls) }
+
+        do {
+            guard let count = try System.read(fd, into: buffer) else { return nil }
+            guard count > 0 else {
+                close(.peerClosed)
+                return nil
+            }
+            return count
+        } catch {
+            close(.readError(error.errno))
+            return nil
+        }
+    }
+
+    /// A full buffer may leave more in the kernel; a TLS session may hold decrypted bytes.
+    private func mayHoldMoreInput(
+        afterReading count: Int, into buffer: UnsafeMutableRawBufferPointer
+    ) -> Bool {
+        if let tls { return tls.hasBufferedInput }
+        return count == buffer.count
     }
 
     private static let readsPerEvent = 4
@@ -394,6 +438,7 @@ extension CometConnection {
     func flush() {
         flags.remove(.flushScheduled)
         writeOutbound()
+        if tls?.hasBufferedInput == true { readAvailable() }
     }
 
     /// Writes what is queued in one `writev`; watches EPOLLOUT while the socket is full and
@@ -402,7 +447,7 @@ extension CometConnection {
         guard phase != .closed, !outbound.isEmpty else { return }
 
         let pendingBefore = outbound.byteCount
-        switch outbound.write(to: fd) {
+        switch writeQueued() {
         case .flushed:
             stalledSinceMillis = 0
             setWatchingWritable(false)
@@ -414,7 +459,8 @@ extension CometConnection {
     }
 
     private func noteBlockedWrite(progressed: Bool) {
-        setWatchingWritable(true)
+        // A TLS write waiting for readability must not watch writable: it would spin.
+        setWatchingWritable(tls?.writeWantsRead != true)
         if stalledSinceMillis == 0 {
             stalledSinceMillis = loop.nowMillis
             armTimer()
@@ -436,6 +482,7 @@ extension CometConnection {
         var events: IOEvents = []
         if phase != .authenticating { events.insert(.readable) }
         if flags.contains(.watchingWritable) { events.insert(.writable) }
+        if let tls { events.formUnion(tls.extraInterest) }
         loop.modify(self, events: events)
     }
 }
@@ -545,5 +592,89 @@ extension CometConnection {
 
         outbound.append(frame)
         webSocket.endsGracefully = true
+    }
+}
+
+// MARK: - TLS
+
+extension CometConnection {
+    /// Before the TLS handshake completes, every event only moves it on; a dead socket ends it.
+    private func handshakeEvents(_ events: IOEvents, _ tls: CometTLSLayer) {
+        guard phase == .handshaking else { return }
+
+        advanceHandshake(tls)
+        guard phase == .handshaking, !tls.session.isHandshakeComplete else { return }
+        if !events.isDisjoint(with: [.hangup, .error]) { close(.peerClosed) }
+    }
+
+    /// Moves the handshake on and watches what it waits for; once done, reads what the client
+    /// sent behind it (possibly already decrypted inside the session).
+    private func advanceHandshake(_ tls: CometTLSLayer) {
+        switch tls.session.handshake() {
+        case .done:
+            updateInterest()
+            readAvailable()
+        case .wantRead:
+            loop.modify(self, events: .readable)
+        case .wantWrite:
+            loop.modify(self, events: .writable)
+        case .failed(let error):
+            context.logger.debug(
+                "TLS handshake failed", ["conn.fd": "\(fd)", "error": error.message])
+            close(.tlsHandshakeFailed)
+        }
+    }
+
+    /// A TLS write waits for readability and the socket is readable.
+    private func wantsWriteOn(_ events: IOEvents) -> Bool {
+        tls?.writeWantsRead == true && events.contains(.readable)
+    }
+
+    /// A TLS read waits for writability and the socket is writable.
+    private func wantsReadOn(_ events: IOEvents) -> Bool {
+        tls?.readWantsWrite == true && events.contains(.writable)
+    }
+
+    private func readOnce(into buffer: UnsafeMutableRawBufferPointer, _ tls: CometTLSLayer)
+        -> Int?
+    {
+        let interestBefore = tls.extraInterest
+        defer {
+            if phase != .closed && tls.extraInterest != interestBefore { updateInterest() }
+        }
+
+        switch tls.read(into: buffer) {
+        case .bytes(let count):
+            return count
+        case .wouldBlock:
+            return nil
+        case .closed:
+            close(.peerClosed)
+            return nil
+        case .failed(let error):
+            context.logger.debug("TLS read failed", ["conn.fd": "\(fd)", "error": error.message])
+            close(.readError(EPROTO))
+            return nil
+        }
+    }
+
+    /// The loop will not report bytes already decrypted inside the session: come back for them
+    /// in `flush()`, after the loop's other connections had their turn.
+    private func scheduleReadOfBufferedInput() {
+        guard let tls, tls.hasBufferedInput, phase == .handshaking || phase == .active else {
+            return
+        }
+        flags.insert(.flushScheduled)
+        loop.scheduleFlush(self)
+    }
+
+    /// Writes the queue to the socket, through the session on a TLS connection.
+    private func writeQueued() -> OutboundQueue.WriteResult {
+        guard let tls else { return outbound.write(to: fd) }
+
+        let interestBefore = tls.extraInterest
+        let result = tls.write(&outbound)
+        if tls.extraInterest != interestBefore { updateInterest() }
+        return result
     }
 }

@@ -32,9 +32,18 @@ final class CometLoopState {
 
 extension CometLoopState {
     /// Takes over an accepted socket (already non-blocking, its file-limit slot reserved);
-    /// `webSocket`: it came from the WebSocket listener.
-    func accept(fd: Int32, webSocket: Bool = false) {
-        let connection = CometConnection(fd: fd, home: self, webSocket: webSocket)
+    /// `webSocket`: it came from the WebSocket listener; `tls`: its listener serves TLS.
+    func accept(fd: Int32, webSocket: Bool = false, tls: TLSContext? = nil) {
+        let session: TLSSession?
+        do {
+            session = try tls.map { try TLSSession(context: $0, fd: fd) }
+        } catch {
+            context.logger.warning("cannot start a TLS session", ["error": "\(error)"])
+            System.close(fd)
+            FileLimit.shared.release()
+            return
+        }
+        let connection = CometConnection(fd: fd, home: self, webSocket: webSocket, tls: session)
         open.insert(connection)
         context.metrics.connectionsAccepted.increment()
         do {

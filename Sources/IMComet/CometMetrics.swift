@@ -33,6 +33,9 @@ public final class CometMetrics: Sendable {
     /// Older connections replaced by a newer one with the same key on the same loop.
     public let duplicateKeys = Counter(
         "comet_duplicate_keys_total", help: "connections replaced by a newer one with their key")
+    /// Connections on a TLS listener whose TLS handshake failed.
+    public let tlsHandshakeFailures = Counter(
+        "comet_tls_handshake_failures_total", help: "connections closed by a failed TLS handshake")
     /// Frames received from clients.
     public let framesIn = Counter("comet_frames_in_total", help: "frames received from clients")
     /// Replies queued to clients (auth, heartbeat, echo, test).
@@ -48,7 +51,7 @@ public final class CometMetrics: Sendable {
         let counters = [
             connectionsAccepted, connectionsClosed, authFailures, handshakeTimeouts,
             heartbeatTimeouts, protocolErrors, slowClientDisconnects, socketErrors,
-            duplicateKeys, framesIn, repliesOut, deliveries,
+            duplicateKeys, tlsHandshakeFailures, framesIn, repliesOut, deliveries,
         ]
         return counters.map { ($0.name, $0.help, $0.current) }
             + [(connections.name, connections.help, connections.current)]

@@ -86,6 +86,8 @@ enum CloseReason: Sendable, Equatable, CustomStringConvertible {
     case webSocketError(UInt16)
     /// The WebSocket upgrade request was answered with this HTTP error status.
     case upgradeRefused(Int)
+    /// The TLS handshake failed (garbage instead of a ClientHello, no shared protocol, ...).
+    case tlsHandshakeFailed
 
     var description: String {
         switch self {
@@ -106,6 +108,7 @@ enum CloseReason: Sendable, Equatable, CustomStringConvertible {
         case .loopStopped: return "event loop stopped"
         case .webSocketError(let code): return "WebSocket error \(code)"
         case .upgradeRefused(let status): return "WebSocket upgrade refused with \(status)"
+        case .tlsHandshakeFailed: return "TLS handshake failed"
         }
     }
 
@@ -129,6 +132,7 @@ enum CloseReason: Sendable, Equatable, CustomStringConvertible {
         case .heartbeatTimeout: return metrics.heartbeatTimeouts
         case .outboundLimit, .writeTimeout: return metrics.slowClientDisconnects
         case .duplicateKey: return metrics.duplicateKeys
+        case .tlsHandshakeFailed: return metrics.tlsHandshakeFailures
         }
     }
 }

@@ -121,7 +121,7 @@ extension CloseReason {
     var webSocketCloseCode: UInt16? {
         switch self {
         case .peerClosed, .readError, .writeError, .loopStopped, .outboundLimit, .writeTimeout,
-            .webSocketError, .upgradeRefused:
+            .webSocketError, .upgradeRefused, .tlsHandshakeFailed:
             return nil
         case .malformedFrame, .notAuthenticated, .invalidOperation, .authRefused,
             .handshakeTimeout, .heartbeatTimeout, .duplicateKey:

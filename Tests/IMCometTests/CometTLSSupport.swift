@@ -1,0 +1,222 @@
+import Foundation
+import Glibc
+import IMCore
+import IMNet
+
+/// Test certificates for the comet's TLS listeners, made once per test process with
+/// /usr/bin/openssl: a CA and a `localhost` / 127.0.0.1 server certificate it signed (EC P-256),
+/// written into a temporary directory that lives as long as the process.
+struct CometTLSFiles: Sendable {
+    let caFile: String
+    let certificateFile: String
+    let keyFile: String
+
+    static let shared: Result<CometTLSFiles, CometTLSTestError> = {
+        do throws(CometTLSTestError) {
+            return .success(try generate())
+        } catch {
+            return .failure(error)
+        }
+    }()
+
+    /// A server context for the comet and a client context trusting the CA.
+    static func contexts() throws -> (server: TLSContext, client: TLSContext) {
+        let files = try shared.get()
+        let server = try TLSContext(
+            certificateChainFile: files.certificateFile, privateKeyFile: files.keyFile)
+        let client = try TLSContext(configuration: .client(trustedCAFile: files.caFile))
+        return (server, client)
+    }
+
+    private static func generate() throws(CometTLSTestError) -> CometTLSFiles {
+        var template = Array("\(NSTemporaryDirectory())/imctl-comet-tls-XXXXXX".utf8CString)
+        guard let made = mkdtemp(&template) else { throw CometTLSTestError("mkdtemp failed") }
+        let directory = String(cString: made)
+        let curve = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-days", "2", "-nodes"]
+
+        try openssl(
+            ["req", "-x509"] + curve + ["-keyout", "ca.key", "-out", "ca.pem", "-subj", "/CN=CA"],
+            in: directory)
+        try openssl(
+            ["req", "-x509", "-CA", "ca.pem", "-CAkey", "ca.key"] + curve
+                + ["-keyout", "server.key", "-out", "server.pem", "-subj", "/CN=localhost"]
+                + ["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"]
+                + ["-addext", "basicConstraints=critical,CA:FALSE"], in: directory)
+        return CometTLSFiles(
+            caFile: "\(directory)/ca.pem", certificateFile: "\(directory)/server.pem",
+            keyFile: "\(directory)/server.key")
+    }
+
+    private static func openssl(_ arguments: [String], in directory: String)
+        throws(CometTLSTestError)
+    {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
+        process.arguments = arguments
+        process.currentDirectoryURL = URL(fileURLWithPath: directory)
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        do {
+            try process.run()
+        } catch {
+            throw CometTLSTestError("cannot run openssl: \(error)")
+        }
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw CometTLSTestError("openssl \(arguments.joined(separator: " ")) failed")
+        }
+    }
+}
+
+struct CometTLSTestError: Error, Sendable, CustomStringConvertible {
+    let description: String
+
+    init(_ description: String) {
+        self.description = description
+    }
+}
+
+/// A blocking loopback socket (2 s timeouts) with a client TLS session, for one test thread at
+/// a time; every call gives up after a few seconds.
+///
+/// `@unchecked Sendable`: used by one thread at a time (each `offPool` call returns before the
+/// test hands it to the next).
+final class BlockingTLSClient: @unchecked Sendable {
+    let fd: Int32
+    let session: TLSSession
+    private var frames = FrameDecoder(maxBodySize: 1 << 20)
+    private var webSocket = WebSocketDecoder(role: .client, maxMessageSize: 1 << 20)
+    private var receivedFrames: [Frame] = []
+    private var receivedEvents: [WebSocketEvent] = []
+    private static let patience: Duration = .seconds(5)
+
+    /// Connects to 127.0.0.1:`port` and completes the handshake, verifying `localhost`.
+    init(port: Int, context: TLSContext) throws {
+        fd = try Self.connect(port: port)
+        do {
+            session = try TLSSession(context: context, fd: fd, serverName: "localhost")
+            try Self.retry { session.handshake() == .done }
+        } catch {
+            Glibc.close(fd)
+            throw error
+        }
+    }
+
+    deinit {
+        Glibc.close(fd)
+    }
+
+    func send(_ bytes: [UInt8]) throws {
+        var offset = 0
+        try Self.retry {
+            if case .wrote(let count) = bytes[offset...].withUnsafeBytes({ session.write($0) }) {
+                offset += count
+            }
+            return offset == bytes.count
+        }
+    }
+
+    /// The next goim frame.
+    func readFrame() throws -> Frame {
+        try Self.retry {
+            if receivedFrames.isEmpty {
+                let bytes = try receive()
+                try bytes.withUnsafeBytes { input in
+                    try frames.decode(input) { receivedFrames.append($0) }
+                }
+            }
+            return !receivedFrames.isEmpty
+        }
+        return receivedFrames.removeFirst()
+    }
+
+    /// Sends the upgrade request for `/sub` and reads the 101 head (no frames follow yet).
+    func upgradeToWebSocket(port: Int) throws {
+        let url = try WebSocketURL("wss://localhost:\(port)/sub")
+        let handshake = WebSocketClientHandshake(url: url)
+        try send(handshake.requestBytes)
+        var head: [UInt8] = []
+        try Self.retry {
+            head += try receive()
+            return head.withUnsafeBytes(WebSocketClientHandshake.responseHeadLength) != nil
+        }
+        try handshake.verify(responseHead: head)
+    }
+
+    /// The next WebSocket text message.
+    func readText() throws -> String {
+        var text: String?
+        try Self.retry {
+            while text == nil, !receivedEvents.isEmpty {
+                if case .text(let bytes) = receivedEvents.removeFirst() {
+                    text = String(decoding: bytes, as: UTF8.self)
+                }
+            }
+            if text == nil {
+                let bytes = try receive()
+                try webSocket.decode(bytes) { receivedEvents.append($0) }
+            }
+            return text != nil
+        }
+        return text ?? ""
+    }
+
+    /// Decrypted bytes, possibly none when the read timed out.
+    private func receive() throws -> [UInt8] {
+        var buffer = [UInt8](repeating: 0, count: 16 * 1024)
+        let result = buffer.withUnsafeMutableBytes { session.read(into: $0) }
+        switch result {
+        case .bytes(let count): return Array(buffer[..<count])
+        case .wantRead, .wantWrite: return []
+        case .closed: throw CometTLSTestError("closed by the server")
+        case .failed(let error): throw error
+        }
+    }
+
+    /// Calls `step` until it returns true, for at most `patience`.
+    private static func retry(_ step: () throws -> Bool) throws {
+        let deadline = ContinuousClock.now + patience
+        while try !step() {
+            guard ContinuousClock.now < deadline else { throw CometTLSTestError("timed out") }
+        }
+    }
+
+    /// A blocking TCP socket connected to 127.0.0.1:`port`, with 2 s send/receive timeouts.
+    static func connect(port: Int) throws -> Int32 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw SystemError.last("socket") }
+
+        var timeout = timeval(tv_sec: 2, tv_usec: 0)
+        let timeoutSize = socklen_t(MemoryLayout<timeval>.size)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, timeoutSize)
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, timeoutSize)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = UInt16(port).bigEndian
+        address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
+        let result = withUnsafePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard result == 0 else {
+            let error = SystemError.last("connect")
+            Glibc.close(fd)
+            throw error
+        }
+        return fd
+    }
+
+    /// Whether the server closed `fd` (end of stream or reset) within a few seconds; what it
+    /// sent before (a TLS alert) is skipped.
+    static func isClosedByPeer(_ fd: Int32) -> Bool {
+        let deadline = ContinuousClock.now + patience
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while ContinuousClock.now < deadline {
+            let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if count == 0 { return true }
+            if count < 0 && errno != EAGAIN && errno != EINTR { return true }
+        }
+        return false
+    }
+}

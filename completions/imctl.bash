@@ -29,7 +29,7 @@ _imctl_options() {
         'server-del') echo '--server --logic --json --help' ;;
         'count') echo '--logic --json --help' ;;
         'client') echo '--help' ;;
-        'client connect') echo '--token --tcp --ws --binary --heartbeat --json --help' ;;
+        'client connect') echo '--token --tcp --ws --tls-ca --binary --heartbeat --json --help' ;;
         'repl') echo '--logic --help' ;;
         'help') echo '--help' ;;
         'version') echo '--help' ;;
@@ -72,6 +72,7 @@ _imctl_value_kind() {
         'client connect --token') echo text ;;
         'client connect --tcp') echo text ;;
         'client connect --ws') echo text ;;
+        'client connect --tls-ca') echo file ;;
         'client connect --heartbeat') echo text ;;
         'repl --logic') echo text ;;
     esac

@@ -32,7 +32,7 @@ function __imctl_value_options
         case 'imctl count'
             printf '%s\n' '--logic'
         case 'imctl client connect'
-            printf '%s\n' '--token' '--tcp' '--ws' '--heartbeat'
+            printf '%s\n' '--token' '--tcp' '--ws' '--tls-ca' '--heartbeat'
         case 'imctl repl'
             printf '%s\n' '--logic'
     end
@@ -152,7 +152,8 @@ complete -c imctl -n '__imctl_at \'imctl client\'' -a 'connect' -d 'Connect as o
 complete -c imctl -n '__imctl_at \'imctl client\'' -s h -l help -d 'Show help information'
 complete -c imctl -n '__imctl_at \'imctl client connect\'' -l token -x -d 'The auth token: a user id, or {"mid":UID,"room":RID}'
 complete -c imctl -n '__imctl_at \'imctl client connect\'' -l tcp -x -d 'Comet\'s TCP address'
-complete -c imctl -n '__imctl_at \'imctl client connect\'' -l ws -x -d 'Comet\'s WebSocket URL instead of --tcp: ws://HOST:PORT/sub'
+complete -c imctl -n '__imctl_at \'imctl client connect\'' -l ws -x -d 'Comet\'s WebSocket URL instead of --tcp: ws:// or wss://HOST:PORT/sub'
+complete -c imctl -n '__imctl_at \'imctl client connect\'' -l tls-ca -r -F -d 'With a wss:// --ws, the CA file that verifies the server'
 complete -c imctl -n '__imctl_at \'imctl client connect\'' -l binary -d 'With --ws, speak binary frames instead of goim\'s JSON messages'
 complete -c imctl -n '__imctl_at \'imctl client connect\'' -l heartbeat -x -d 'Interval between heartbeats'
 complete -c imctl -n '__imctl_at \'imctl client connect\'' -l json -d 'Print each push as a JSON line'

@@ -2,8 +2,8 @@ import Foundation
 import IMCore
 import IMNet
 
-/// `imctl client connect`: one blocking goim client (TCP, or WebSocket with `--ws`) that
-/// prints the pushes it receives.
+/// `imctl client connect`: one blocking goim client (TCP, or WebSocket with `--ws`, over TLS
+/// for a `wss://` URL) that prints the pushes it receives.
 ///
 /// It authenticates (op 7, ver 1, seq 1, body = token) and waits for op 8, then heartbeats
 /// (op 2, seq 2, 3, ...) every `--heartbeat` and prints each push (op 5) as one line on stdout,
@@ -25,10 +25,13 @@ enum ClientConnect {
         var webSocket: WebSocketURL?
         /// `--binary`: WebSocket binary mode (TCP frames in binary messages), else JSON mode.
         var binaryMode = false
+        /// `--tls-ca`: the CA file a `wss://` server is verified against; nil: the system's.
+        var trustedCAFile: String?
     }
 
     static func run(_ context: CommandContext) throws(CommandError) -> Int32 {
         let options = try parseOptions(context)
+        let tls = try tlsContext(options)
         let stop = context.stop ?? StopSignal.processSignals()
 
         let socket: ClientSocket
@@ -42,13 +45,44 @@ enum ClientConnect {
             throw .failure(error.description)
         }
 
-        if options.webSocket != nil {
-            var session = WebSocketClientSession(
+        guard let url = options.webSocket else {
+            var session = ClientSession(
                 socket: socket, stop: stop, options: options, context: context)
             return try session.run()
         }
-        var session = ClientSession(socket: socket, stop: stop, options: options, context: context)
+
+        let stream: any ClientByteStream
+        do {
+            stream = try webSocketStream(over: socket, url: url, tls: tls)
+        } catch .interrupted {
+            return IMCommandLine.ExitCode.success  // stopped during the TLS handshake
+        } catch {
+            throw .failure(error.description)
+        }
+        var session = WebSocketClientSession(
+            socket: stream, stop: stop, options: options, context: context)
         return try session.run()
+    }
+
+    /// For `wss://`: the client context, built before connecting so that a missing or bad
+    /// `--tls-ca` file fails at once (exit 1, naming the file) without touching the network.
+    private static func tlsContext(_ options: Options) throws(CommandError) -> TLSContext? {
+        guard options.webSocket?.isSecure == true else { return nil }
+
+        do {
+            return try TLSContext(configuration: .client(trustedCAFile: options.trustedCAFile))
+        } catch {
+            throw .failure("\(error)")
+        }
+    }
+
+    /// The socket itself for `ws://`; for `wss://`, TLS over it once the handshake is done.
+    private static func webSocketStream(
+        over socket: ClientSocket, url: WebSocketURL, tls: TLSContext?
+    ) throws(SocketError) -> any ClientByteStream {
+        guard let tls else { return socket }
+        return try ClientTLSStream(
+            over: socket, context: tls, serverName: url.host, deadline: .now + authTimeout)
     }
 
     private static func parseOptions(_ context: CommandContext) throws(CommandError) -> Options {
@@ -72,6 +106,10 @@ enum ClientConnect {
             token: Array(token.utf8), address: try serverAddress(context), heartbeat: heartbeat,
             printsJSON: context.flag("json"), binaryMode: context.flag("binary"))
         options.webSocket = try webSocketURL(context)
+        options.trustedCAFile = try context.value("tls-ca")
+        if options.trustedCAFile != nil, options.webSocket?.isSecure != true {
+            throw context.usageError("--tls-ca needs a wss:// URL in --ws")
+        }
         return options
     }
 
@@ -91,7 +129,7 @@ enum ClientConnect {
         return address
     }
 
-    /// `--ws` parsed; nil without it. `wss://` is refused (no TLS client yet).
+    /// `--ws` parsed (`ws://` or `wss://`); nil without it.
     private static func webSocketURL(_ context: CommandContext) throws(CommandError)
         -> WebSocketURL?
     {
@@ -101,9 +139,8 @@ enum ClientConnect {
         do {
             url = try WebSocketURL(ws.text)
         } catch {
-            throw context.invalid("ws", ws, "expected ws://HOST:PORT/sub")
+            throw context.invalid("ws", ws, "expected ws:// or wss://HOST:PORT/sub")
         }
-        guard !url.isSecure else { throw .failure("wss is not supported yet; use ws://") }
         return url
     }
 }

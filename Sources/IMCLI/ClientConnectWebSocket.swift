@@ -11,9 +11,9 @@ import IMNet
 /// string. Heartbeats, printing and exit codes are those of the TCP client; in JSON mode a
 /// push body is printed as the server wrote it (JSON text, so a plain-text body shows as a
 /// JSON string with its quotes). Pings are answered; a close frame is echoed and ends the
-/// session (exit 1).
+/// session (exit 1). For `wss://` the same session runs over a `ClientTLSStream`.
 struct WebSocketClientSession {
-    let socket: ClientSocket
+    let socket: any ClientByteStream
     let stop: StopSignal
     let options: ClientConnect.Options
     let context: CommandContext
@@ -26,7 +26,7 @@ struct WebSocketClientSession {
     private var deadline: ContinuousClock.Instant
 
     init(
-        socket: ClientSocket, stop: StopSignal, options: ClientConnect.Options,
+        socket: any ClientByteStream, stop: StopSignal, options: ClientConnect.Options,
         context: CommandContext
     ) {
         self.socket = socket
@@ -109,6 +109,7 @@ struct WebSocketClientSession {
         while true {
             let timeout = ClientSocket.milliseconds(until: deadline)
             guard timeout > 0 else { return .deadlinePassed }
+            if socket.hasBufferedInput { return .readable }
 
             let ready = poll(&descriptors, 2, timeout)
             if ready < 0, errno != EINTR {

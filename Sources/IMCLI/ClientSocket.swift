@@ -166,8 +166,9 @@ final class ClientSocket {
         }
     }
 
-    /// Waits until the socket is ready for `events`, `deadline` passes or `stop` fires.
-    private func wait(for events: Int16, until deadline: ContinuousClock.Instant)
+    /// Waits until the socket is ready for `events`, `deadline` passes or `stop` fires (the
+    /// TLS layer over the socket waits here too).
+    func wait(for events: Int16, until deadline: ContinuousClock.Instant)
         throws(SocketError)
     {
         var descriptors = [pollfd(fd: fd, events: events, revents: 0)]

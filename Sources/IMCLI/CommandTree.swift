@@ -295,7 +295,8 @@ extension CommandTree {
             With --ws the client speaks WebSocket: goim's JSON messages by default (the token \
             is sent as raw JSON, so 1001 and {"mid":1003,"room":7} work as on TCP, and a push \
             body is printed as the JSON text the server sent), or TCP frames in binary \
-            messages with --binary. wss:// is not supported yet.
+            messages with --binary. A wss:// URL adds TLS: the server's certificate must \
+            chain to --tls-ca (or to the system's trusted CAs) and name the URL's host.
             """,
         options: [
             OptionSpec(
@@ -307,7 +308,10 @@ extension CommandTree {
                 abstract: "Comet's TCP address.", defaultValue: "127.0.0.1:8080"),
             OptionSpec(
                 long: "ws", valueName: "url", kind: .value(.url),
-                abstract: "Comet's WebSocket URL instead of --tcp: ws://HOST:PORT/sub."),
+                abstract: "Comet's WebSocket URL instead of --tcp: ws:// or wss://HOST:PORT/sub."),
+            OptionSpec(
+                long: "tls-ca", valueName: "file", kind: .value(.file),
+                abstract: "With a wss:// --ws, the CA file that verifies the server."),
             OptionSpec(
                 long: "binary", kind: .flag,
                 abstract: "With --ws, speak binary frames instead of goim's JSON messages."),

@@ -114,11 +114,23 @@ import Testing
         #expect(result.stderr == "Error: unexpected op 5 before the auth reply\n")
     }
 
-    @Test func secureWebSocketIsNotSupportedYet() {
-        let result = imctl(["client", "connect", "--token", "1", "--ws", "wss://127.0.0.1:8090/sub"])
+    @Test func trustedCAWithoutSecureWebSocketIsAUsageError() {
+        let result = imctl([
+            "client", "connect", "--token", "1", "--ws", "ws://127.0.0.1:8090/sub", "--tls-ca",
+            "ca.pem",
+        ])
 
-        #expect(result.status == 1)
-        #expect(result.stderr == "Error: wss is not supported yet; use ws://\n")
+        #expect(result.status == 64)
+        #expect(result.stderr.hasPrefix("Error: --tls-ca needs a wss:// URL in --ws\n"))
+    }
+
+    @Test func trustedCAOverTCPIsAUsageError() {
+        let result = imctl([
+            "client", "connect", "--token", "1", "--tcp", "127.0.0.1:8080", "--tls-ca", "ca.pem",
+        ])
+
+        #expect(result.status == 64)
+        #expect(result.stderr.hasPrefix("Error: --tls-ca needs a wss:// URL in --ws\n"))
     }
 
     @Test func tcpAndWebSocketTogetherIsAUsageError() {

@@ -28,7 +28,7 @@ import Testing
 
     @Test func offersTheOptionsOfTheCommand() {
         #expect(offer("push --uid 1 --") == .words(["--uid", "--logic", "--json", "--help"]))
-        #expect(offer("client connect --t") == .words(["--token", "--tcp"]))
+        #expect(offer("client connect --t") == .words(["--token", "--tcp", "--tls-ca"]))
     }
 
     @Test func offersOptionValuesByKind() {

@@ -30,7 +30,7 @@ import Testing
         ("imctl push --uid ", []),
         ("imctl push --uid 5 --j", ["--json"]),
         ("imctl push-all 'a message' ", []),
-        ("imctl client connect --t", ["--token", "--tcp"]),
+        ("imctl client connect --t", ["--token", "--tcp", "--tls-ca"]),
         ("imctl help serve a", ["all"]),
         ("imctl gen", []),
     ]
@@ -158,6 +158,6 @@ import Testing
         #expect(Set(groups[1]) == ["trace", "debug", "info", "warning", "error"])
         #expect(groups[2] == ["room", "server"])
         #expect(groups[3].isEmpty)
-        #expect(Set(groups[4]) == ["--token", "--tcp"])
+        #expect(Set(groups[4]) == ["--token", "--tcp", "--tls-ca"])
     }
 }

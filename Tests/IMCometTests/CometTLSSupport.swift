@@ -2,79 +2,7 @@ import Foundation
 import Glibc
 import IMCore
 import IMNet
-
-/// Test certificates for the comet's TLS listeners, made once per test process with
-/// /usr/bin/openssl: a CA and a `localhost` / 127.0.0.1 server certificate it signed (EC P-256),
-/// written into a temporary directory that lives as long as the process.
-struct CometTLSFiles: Sendable {
-    let caFile: String
-    let certificateFile: String
-    let keyFile: String
-
-    static let shared: Result<CometTLSFiles, CometTLSTestError> = {
-        do throws(CometTLSTestError) {
-            return .success(try generate())
-        } catch {
-            return .failure(error)
-        }
-    }()
-
-    /// A server context for the comet and a client context trusting the CA.
-    static func contexts() throws -> (server: TLSContext, client: TLSContext) {
-        let files = try shared.get()
-        let server = try TLSContext(
-            certificateChainFile: files.certificateFile, privateKeyFile: files.keyFile)
-        let client = try TLSContext(configuration: .client(trustedCAFile: files.caFile))
-        return (server, client)
-    }
-
-    private static func generate() throws(CometTLSTestError) -> CometTLSFiles {
-        var template = Array("\(NSTemporaryDirectory())/imctl-comet-tls-XXXXXX".utf8CString)
-        guard let made = mkdtemp(&template) else { throw CometTLSTestError("mkdtemp failed") }
-        let directory = String(cString: made)
-        let curve = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-days", "2", "-nodes"]
-
-        try openssl(
-            ["req", "-x509"] + curve + ["-keyout", "ca.key", "-out", "ca.pem", "-subj", "/CN=CA"],
-            in: directory)
-        try openssl(
-            ["req", "-x509", "-CA", "ca.pem", "-CAkey", "ca.key"] + curve
-                + ["-keyout", "server.key", "-out", "server.pem", "-subj", "/CN=localhost"]
-                + ["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"]
-                + ["-addext", "basicConstraints=critical,CA:FALSE"], in: directory)
-        return CometTLSFiles(
-            caFile: "\(directory)/ca.pem", certificateFile: "\(directory)/server.pem",
-            keyFile: "\(directory)/server.key")
-    }
-
-    private static func openssl(_ arguments: [String], in directory: String)
-        throws(CometTLSTestError)
-    {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-        process.arguments = arguments
-        process.currentDirectoryURL = URL(fileURLWithPath: directory)
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        do {
-            try process.run()
-        } catch {
-            throw CometTLSTestError("cannot run openssl: \(error)")
-        }
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw CometTLSTestError("openssl \(arguments.joined(separator: " ")) failed")
-        }
-    }
-}
-
-struct CometTLSTestError: Error, Sendable, CustomStringConvertible {
-    let description: String
-
-    init(_ description: String) {
-        self.description = description
-    }
-}
+import IMTestKit
 
 /// A blocking loopback socket (2 s timeouts) with a client TLS session, for one test thread at
 /// a time; every call gives up after a few seconds.
@@ -168,7 +96,7 @@ final class BlockingTLSClient: @unchecked Sendable {
         switch result {
         case .bytes(let count): return Array(buffer[..<count])
         case .wantRead, .wantWrite: return []
-        case .closed: throw CometTLSTestError("closed by the server")
+        case .closed: throw TLSTestSetupError("closed by the server")
         case .failed(let error): throw error
         }
     }
@@ -177,7 +105,7 @@ final class BlockingTLSClient: @unchecked Sendable {
     private static func retry(_ step: () throws -> Bool) throws {
         let deadline = ContinuousClock.now + patience
         while try !step() {
-            guard ContinuousClock.now < deadline else { throw CometTLSTestError("timed out") }
+            guard ContinuousClock.now < deadline else { throw TLSTestSetupError("timed out") }
         }
     }
 

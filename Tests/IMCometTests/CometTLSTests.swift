@@ -104,7 +104,10 @@ func withTLSComet(
     _ configuration: CometConfiguration = CometConfiguration(),
     _ body: (CometHarness, TLSPorts, TLSContext) async throws -> Void
 ) async throws {
-    let (server, client) = try await offPool { try CometTLSFiles.contexts() }
+    let files = try await TLSTestFiles.make()
+    defer { files.remove() }
+    let server = try files.ecServerContext()
+    let client = try files.clientContext()
     try await withComet(configuration) { harness in
         let tcp = try harness.comet.listenTCP(host: "127.0.0.1", port: 0, tls: server)
         let webSocket = try harness.comet.listenWebSocket(host: "127.0.0.1", port: 0, tls: server)

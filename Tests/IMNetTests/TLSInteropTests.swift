@@ -1,4 +1,5 @@
 import IMNet
+import IMTestKit
 import Testing
 
 extension TLSTests {

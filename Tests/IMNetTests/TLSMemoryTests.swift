@@ -1,6 +1,7 @@
 import CLinux
 import Glibc
 import IMNet
+import IMTestKit
 import Testing
 
 extension TLSTests {

@@ -1,6 +1,7 @@
 import Glibc
 import IMCore
 import IMNet
+import IMTestKit
 import Testing
 
 extension TLSTests {

@@ -68,9 +68,10 @@ public final class GoimTestClient: Sendable {
         receiveBufferSize: Int? = nil
     ) throws {
         self.timeout = timeout
-        let fd = try Self.connect(
-            host: host == "0.0.0.0" ? "127.0.0.1" : host, port: port,
-            timeout: timeout, receiveBufferSize: receiveBufferSize)
+        let fd = try Self.socketCall { () throws(BoundedSocketError) in
+            try BoundedSocket.connect(
+                host: host, port: port, timeout: timeout, receiveBufferSize: receiveBufferSize)
+        }
         self.state = Mutex(State(fd: fd))
     }
 
@@ -100,10 +101,10 @@ public final class GoimTestClient: Sendable {
     /// Sends `bytes` as they are (partial or malformed frames included); see `send(_:)`.
     @discardableResult
     public func sendRaw(_ bytes: [UInt8]) -> Bool {
-        let deadline = Deadline(seconds: timeout)
+        let deadline = TestDeadline(seconds: timeout)
         return state.withLock { state in
             guard state.fd >= 0 else { return false }
-            return (try? Self.sendAll(bytes, fd: state.fd, deadline: deadline)) != nil
+            return (try? BoundedSocket.sendAll(bytes, fd: state.fd, deadline: deadline)) != nil
         }
     }
 
@@ -137,7 +138,7 @@ public final class GoimTestClient: Sendable {
     /// - Throws: `closedByPeer` once the server has closed and every frame it sent was read;
     ///   `malformedFrame` when the server sent bytes that are not goim frames.
     public func readFrame(timeout: TimeInterval? = nil) throws -> Frame? {
-        let deadline = Deadline(seconds: timeout ?? self.timeout)
+        let deadline = TestDeadline(seconds: timeout ?? self.timeout)
         return try state.withLock { state in
             while state.received.isEmpty {
                 if let error = state.decodeError { throw ClientError.malformedFrame(error) }
@@ -151,7 +152,7 @@ public final class GoimTestClient: Sendable {
     /// Up to `count` frames received before `timeout` (one deadline for all of them); fewer
     /// when the deadline passes or the server closes the connection first.
     public func readFrames(count: Int, timeout: TimeInterval? = nil) throws -> [Frame] {
-        let deadline = Deadline(seconds: timeout ?? self.timeout)
+        let deadline = TestDeadline(seconds: timeout ?? self.timeout)
         var frames: [Frame] = []
         while frames.count < count {
             do {
@@ -167,7 +168,7 @@ public final class GoimTestClient: Sendable {
     /// The first frame with op `op` within `timeout`, leaving any other frames queued for
     /// later reads; nil on timeout.
     public func waitForFrame(op: Int32, timeout: TimeInterval? = nil) throws -> Frame? {
-        let deadline = Deadline(seconds: timeout ?? self.timeout)
+        let deadline = TestDeadline(seconds: timeout ?? self.timeout)
         return try state.withLock { state in
             while true {
                 if let index = state.received.firstIndex(where: { $0.op == op }) {
@@ -183,7 +184,7 @@ public final class GoimTestClient: Sendable {
     /// Whether the server closes the connection (EOF or reset) within `within` seconds
     /// (default `defaultTimeout`). Anything it sends meanwhile is kept for later reads.
     public func isClosedByPeer(within seconds: TimeInterval = defaultTimeout) -> Bool {
-        let deadline = Deadline(seconds: seconds)
+        let deadline = TestDeadline(seconds: seconds)
         return state.withLock { state in
             while !state.peerClosed && state.fd >= 0 {
                 guard (try? Self.receive(into: &state, deadline: deadline)) == true else { break }
@@ -205,55 +206,20 @@ public final class GoimTestClient: Sendable {
 // MARK: - Socket plumbing
 
 extension GoimTestClient {
-    /// A point in time for a bounded wait.
-    private struct Deadline {
-        let end: ContinuousClock.Instant
-
-        init(seconds: TimeInterval) {
-            end = .now + .milliseconds(Int64(max(seconds, 0) * 1000))
-        }
-
-        var remainingSeconds: TimeInterval {
-            let left = ContinuousClock.now.duration(to: end)
-            return max(
-                Double(left.components.seconds) + Double(left.components.attoseconds) / 1e18, 0)
-        }
-
-        var remainingMilliseconds: Int32 {
-            Int32(min(remainingSeconds * 1000, Double(Int32.max)).rounded(.up))
-        }
-    }
-
-    /// Waits for `events` on `fd` until the deadline; false on timeout.
-    private static func waitFor(_ events: Int32, fd: Int32, deadline: Deadline) throws -> Bool {
-        while true {
-            var request = pollfd(fd: fd, events: Int16(events), revents: 0)
-            let ready = poll(&request, 1, deadline.remainingMilliseconds)
-            if ready > 0 { return true }
-            if ready == 0 { return false }
-            guard errno == EINTR else { throw ClientError.io(operation: "poll", errno: errno) }
-        }
-    }
-
     /// Reads what is available (waiting until the deadline for something) and decodes it.
     /// Returns false on timeout; true when bytes or EOF arrived.
-    private static func receive(into state: inout State, deadline: Deadline) throws -> Bool {
-        guard state.fd >= 0 else { throw ClientError.closed }
-        guard try waitFor(Int32(POLLIN), fd: state.fd, deadline: deadline) else { return false }
+    private static func receive(into state: inout State, deadline: TestDeadline) throws -> Bool {
+        let fd = state.fd
+        guard fd >= 0 else { throw ClientError.closed }
 
-        return try withUnsafeTemporaryAllocation(byteCount: 64 << 10, alignment: 1) { buffer in
-            let count = recv(state.fd, buffer.baseAddress, buffer.count, 0)
-            if count > 0 {
-                decode(UnsafeRawBufferPointer(rebasing: buffer[0..<count]), into: &state)
-                return true
-            }
-            if count == 0 || errno == ECONNRESET {
-                state.peerClosed = true
-                return true
-            }
-            guard errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR else {
-                throw ClientError.io(operation: "recv", errno: errno)
-            }
+        let result = try socketCall { () throws(BoundedSocketError) in
+            try BoundedSocket.read(fd: fd, deadline: deadline) { decode($0, into: &state) }
+        }
+        switch result {
+        case .timedOut: return false
+        case .progress: return true
+        case .endOfStream:
+            state.peerClosed = true
             return true
         }
     }
@@ -267,97 +233,19 @@ extension GoimTestClient {
         }
     }
 
-    private static func sendAll(_ bytes: [UInt8], fd: Int32, deadline: Deadline) throws {
-        var sent = 0
-        while sent < bytes.count {
-            let count = bytes[sent...].withUnsafeBytes {
-                Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
-            }
-            if count > 0 {
-                sent += count
-            } else if errno == EAGAIN || errno == EWOULDBLOCK {
-                guard try waitFor(Int32(POLLOUT), fd: fd, deadline: deadline) else {
-                    throw ClientError.timeout("the socket to accept more data")
-                }
-            } else if errno != EINTR {
-                throw ClientError.io(operation: "send", errno: errno)
-            }
-        }
-    }
-
-    /// A connected non-blocking socket to the first address of `host` that answers.
-    private static func connect(
-        host: String, port: UInt16, timeout: TimeInterval, receiveBufferSize: Int?
-    ) throws -> Int32 {
-        var hints = addrinfo()
-        hints.ai_family = AF_UNSPEC
-        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
-        var list: UnsafeMutablePointer<addrinfo>?
-        let status = getaddrinfo(host, String(port), &hints, &list)
-        guard status == 0, let first = list else {
-            throw ClientError.resolve(host: host, reason: String(cString: gai_strerror(status)))
-        }
-        defer { freeaddrinfo(list) }
-
-        let deadline = Deadline(seconds: timeout)
-        var lastError = ClientError.connect(errno: ECONNREFUSED)
-        var candidate: UnsafeMutablePointer<addrinfo>? = first
-        while let info = candidate {
-            do {
-                return try connect(
-                    to: info.pointee, deadline: deadline, receiveBufferSize: receiveBufferSize)
-            } catch let error as ClientError {
-                lastError = error
-            }
-            candidate = info.pointee.ai_next
-        }
-        throw lastError
-    }
-
-    private static func connect(
-        to info: addrinfo, deadline: Deadline, receiveBufferSize: Int?
-    ) throws -> Int32 {
-        let type =
-            Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue)
-            | Int32(SOCK_CLOEXEC.rawValue)
-        let fd = socket(info.ai_family, type, 0)
-        guard fd >= 0 else { throw ClientError.io(operation: "socket", errno: errno) }
-
+    /// `body`, its socket error as this client's.
+    private static func socketCall<T>(_ body: () throws(BoundedSocketError) -> T)
+        throws(ClientError) -> T
+    {
         do {
-            try configure(fd, receiveBufferSize: receiveBufferSize)
-            try finishConnect(fd, to: info, deadline: deadline)
-            return fd
+            return try body()
         } catch {
-            _ = Glibc.close(fd)
-            throw error
+            switch error {
+            case .resolve(let host, let reason): throw .resolve(host: host, reason: reason)
+            case .connect(let code): throw .connect(errno: code)
+            case .timeout(let what): throw .timeout(what)
+            case .io(let operation, let code): throw .io(operation: operation, errno: code)
+            }
         }
-    }
-
-    private static func configure(_ fd: Int32, receiveBufferSize: Int?) throws {
-        var noDelay: Int32 = 1
-        _ = setsockopt(
-            fd, Int32(IPPROTO_TCP), TCP_NODELAY, &noDelay, socklen_t(MemoryLayout<Int32>.size))
-
-        guard let receiveBufferSize else { return }
-        var size = Int32(clamping: receiveBufferSize)
-        guard setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size)) == 0
-        else {
-            throw ClientError.io(operation: "setsockopt(SO_RCVBUF)", errno: errno)
-        }
-    }
-
-    private static func finishConnect(_ fd: Int32, to info: addrinfo, deadline: Deadline) throws {
-        if Glibc.connect(fd, info.ai_addr, info.ai_addrlen) == 0 { return }
-        guard errno == EINPROGRESS || errno == EINTR else {
-            throw ClientError.connect(errno: errno)
-        }
-
-        guard try waitFor(Int32(POLLOUT), fd: fd, deadline: deadline) else {
-            throw ClientError.timeout("the connection to be accepted")
-        }
-        var failure: Int32 = 0
-        var length = socklen_t(MemoryLayout<Int32>.size)
-        getsockopt(fd, SOL_SOCKET, SO_ERROR, &failure, &length)
-        guard failure == 0 else { throw ClientError.connect(errno: failure) }
     }
 }

@@ -57,7 +57,10 @@ public final class GoimWebSocketTestClient: Sendable {
         throws
     {
         self.timeout = timeout
-        self.state = Mutex(State(fd: try Self.connect(host: host, port: port, timeout: timeout)))
+        let fd = try Self.socketCall { () throws(BoundedSocketError) in
+            try BoundedSocket.connect(host: host, port: port, timeout: timeout)
+        }
+        self.state = Mutex(State(fd: fd))
     }
 
     /// Connects and completes the opening handshake for `path` (default `/sub`).
@@ -102,7 +105,7 @@ public final class GoimWebSocketTestClient: Sendable {
     /// Reads an HTTP response head (through its blank line), e.g. after `sendRaw` of a
     /// hand-made request. The bytes after it stay queued.
     public func readHTTPHead(timeout: TimeInterval? = nil) throws -> [UInt8] {
-        let deadline = Deadline(seconds: timeout ?? self.timeout)
+        let deadline = TestDeadline(seconds: timeout ?? self.timeout)
         return try state.withLock { state in
             while true {
                 if let length = state.pending.withUnsafeBytes(
@@ -133,10 +136,10 @@ public final class GoimWebSocketTestClient: Sendable {
     /// Sends `bytes` as they are. False when they could not all be sent in time.
     @discardableResult
     public func sendRaw(_ bytes: [UInt8]) -> Bool {
-        let deadline = Deadline(seconds: timeout)
+        let deadline = TestDeadline(seconds: timeout)
         return state.withLock { state in
             guard state.fd >= 0 else { return false }
-            return Self.sendAll(bytes, fd: state.fd, deadline: deadline)
+            return (try? BoundedSocket.sendAll(bytes, fd: state.fd, deadline: deadline)) != nil
         }
     }
 
@@ -183,7 +186,7 @@ public final class GoimWebSocketTestClient: Sendable {
     ///
     /// - Throws: `closedByPeer` once the server closed and everything it sent was read.
     public func readEvent(timeout: TimeInterval? = nil) throws -> WebSocketEvent? {
-        let deadline = Deadline(seconds: timeout ?? self.timeout)
+        let deadline = TestDeadline(seconds: timeout ?? self.timeout)
         return try state.withLock { state in
             while state.events.isEmpty {
                 if let error = state.decodeError {
@@ -229,7 +232,7 @@ public final class GoimWebSocketTestClient: Sendable {
     /// The close frame's code the server sends within `seconds` (skipping other messages),
     /// or nil when none comes; `.some(nil)` for an empty close frame.
     public func closeCode(within seconds: TimeInterval = defaultTimeout) -> UInt16?? {
-        let deadline = Deadline(seconds: seconds)
+        let deadline = TestDeadline(seconds: seconds)
         while let event = try? readEvent(timeout: deadline.remainingSeconds) {
             if case .close(let code, _) = event { return .some(code) }
         }
@@ -239,7 +242,7 @@ public final class GoimWebSocketTestClient: Sendable {
     /// Whether the server closes the connection (EOF or reset) within `seconds`. What it sends
     /// meanwhile stays queued.
     public func isClosedByPeer(within seconds: TimeInterval = defaultTimeout) -> Bool {
-        let deadline = Deadline(seconds: seconds)
+        let deadline = TestDeadline(seconds: seconds)
         return state.withLock { state in
             while !state.peerClosed && state.fd >= 0 {
                 guard (try? Self.receive(into: &state, deadline: deadline)) == true else { break }
@@ -261,49 +264,25 @@ public final class GoimWebSocketTestClient: Sendable {
 // MARK: - Socket plumbing
 
 extension GoimWebSocketTestClient {
-    private struct Deadline {
-        let end: ContinuousClock.Instant
-
-        init(seconds: TimeInterval) {
-            end = .now + .milliseconds(Int64(max(seconds, 0) * 1000))
-        }
-
-        var remainingSeconds: TimeInterval {
-            let left = ContinuousClock.now.duration(to: end)
-            return max(
-                Double(left.components.seconds) + Double(left.components.attoseconds) / 1e18, 0)
-        }
-
-        var remainingMilliseconds: Int32 {
-            Int32(min(remainingSeconds * 1000, Double(Int32.max)).rounded(.up))
-        }
-    }
-
-    private static func waitFor(_ events: Int32, fd: Int32, deadline: Deadline) -> Bool {
-        while true {
-            var request = pollfd(fd: fd, events: Int16(events), revents: 0)
-            let ready = poll(&request, 1, deadline.remainingMilliseconds)
-            if ready > 0 { return true }
-            if ready == 0 || errno != EINTR { return false }
-        }
-    }
-
     /// Reads what is available (waiting until the deadline); false on timeout.
-    private static func receive(into state: inout State, deadline: Deadline) throws -> Bool {
-        guard state.fd >= 0 else { throw ClientError.closedByPeer }
-        guard waitFor(Int32(POLLIN), fd: state.fd, deadline: deadline) else { return false }
+    private static func receive(into state: inout State, deadline: TestDeadline) throws -> Bool {
+        let fd = state.fd
+        guard fd >= 0 else { throw ClientError.closedByPeer }
 
-        var buffer = [UInt8](repeating: 0, count: 64 << 10)
-        let count = recv(state.fd, &buffer, buffer.count, 0)
-        if count > 0 {
-            let bytes = Array(buffer[..<count])
-            if state.isUpgraded { decode(bytes, into: &state) } else { state.pending += bytes }
-        } else if count == 0 || errno == ECONNRESET {
-            state.peerClosed = true
-        } else if errno != EAGAIN && errno != EINTR {
-            throw ClientError.protocolError("recv: \(String(cString: strerror(errno)))")
+        let result = try socketCall { () throws(BoundedSocketError) in
+            try BoundedSocket.read(fd: fd, deadline: deadline) { bytes in
+                if state.isUpgraded { decode(Array(bytes), into: &state) } else {
+                    state.pending += bytes
+                }
+            }
         }
-        return true
+        switch result {
+        case .timedOut: return false
+        case .progress: return true
+        case .endOfStream:
+            state.peerClosed = true
+            return true
+        }
     }
 
     private static func decode(_ bytes: [UInt8], into state: inout State) {
@@ -317,61 +296,20 @@ extension GoimWebSocketTestClient {
         state.events += events
     }
 
-    private static func sendAll(_ bytes: [UInt8], fd: Int32, deadline: Deadline) -> Bool {
-        var sent = 0
-        while sent < bytes.count {
-            let count = bytes[sent...].withUnsafeBytes {
-                Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
-            }
-            if count > 0 {
-                sent += count
-            } else if errno == EAGAIN || errno == EWOULDBLOCK {
-                guard waitFor(Int32(POLLOUT), fd: fd, deadline: deadline) else { return false }
-            } else if errno != EINTR {
-                return false
-            }
-        }
-        return true
-    }
-
-    /// A connected non-blocking IPv4 socket.
-    private static func connect(host: String, port: UInt16, timeout: TimeInterval) throws -> Int32
+    /// `body`, its socket error as this client's.
+    private static func socketCall<T>(_ body: () throws(BoundedSocketError) -> T)
+        throws(ClientError) -> T
     {
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = port.bigEndian
-        let name = host == "0.0.0.0" || host == "localhost" ? "127.0.0.1" : host
-        guard inet_pton(AF_INET, name, &address.sin_addr) == 1 else {
-            throw ClientError.connect("not an IPv4 address: \(host)")
-        }
-
-        let type = Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue)
-        let fd = socket(AF_INET, type | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw ClientError.connect(String(cString: strerror(errno))) }
-        var noDelay: Int32 = 1
-        _ = setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &noDelay, 4)
-
-        let result = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+        do {
+            return try body()
+        } catch {
+            switch error {
+            case .resolve(let host, let reason): throw .connect("cannot resolve \(host): \(reason)")
+            case .connect(let code): throw .connect(String(cString: strerror(code)))
+            case .timeout(let what): throw .timeout(what)
+            case .io(let operation, let code):
+                throw .protocolError("\(operation): \(String(cString: strerror(code)))")
             }
         }
-        guard result == 0 || errno == EINPROGRESS else {
-            let reason = String(cString: strerror(errno))
-            _ = Glibc.close(fd)
-            throw ClientError.connect(reason)
-        }
-        guard waitFor(Int32(POLLOUT), fd: fd, deadline: Deadline(seconds: timeout)) else {
-            _ = Glibc.close(fd)
-            throw ClientError.timeout("the connection")
-        }
-        var failure: Int32 = 0
-        var length = socklen_t(4)
-        getsockopt(fd, SOL_SOCKET, SO_ERROR, &failure, &length)
-        guard failure == 0 else {
-            _ = Glibc.close(fd)
-            throw ClientError.connect(String(cString: strerror(failure)))
-        }
-        return fd
     }
 }

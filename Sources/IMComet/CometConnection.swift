@@ -416,7 +416,7 @@ extension CometConnection {
         let metadata = [
             "conn.key": "\(key)", "reason": "\(reason)", "pending": "\(outbound.byteCount)",
         ]
-        context.slowClientWarnings.log("slow client disconnected", metadata, context.logger)
+        context.warnings.warning("slow client disconnected", metadata)
         close(reason)
     }
 

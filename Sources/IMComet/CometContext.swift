@@ -16,9 +16,7 @@ final class CometContext: Sendable {
     let outboundLimit: Int
 
     /// Warnings an operator should see, but not once per connection.
-    let slowClientWarnings = RateLimitedWarning(intervalMillis: 10_000)
-    let disconnectWarnings = RateLimitedWarning(intervalMillis: 10_000)
-    let connectWarnings = RateLimitedWarning(intervalMillis: 10_000)
+    let warnings: RateLimitedLogger
 
     /// Counts activations across loops, to tell which of two connections with one key is newer.
     private let activations = Atomic<UInt32>(0)
@@ -28,6 +26,7 @@ final class CometContext: Sendable {
         self.metrics = CometMetrics()
         self.logic = logic
         self.logger = logger
+        self.warnings = RateLimitedLogger(logger: logger)
         handshakeMillis = UInt64(configuration.handshakeTimeout.clampedMilliseconds)
         heartbeatMillis = UInt64(configuration.heartbeatTimeout.clampedMilliseconds)
         writeTimeoutMillis = UInt64(configuration.writeTimeout.clampedMilliseconds)
@@ -60,46 +59,11 @@ final class CometContext: Sendable {
     /// Logic could not authenticate a client for a reason other than a refused token (the
     /// client is closed).
     func reportConnectFailure(_ error: any Error) {
-        connectWarnings.log("logic could not authenticate a client", ["error": "\(error)"], logger)
+        warnings.warning("logic could not authenticate a client", ["error": "\(error)"])
     }
 
     private func reportDisconnectFailure(_ key: SessionKey, _ error: any Error) {
-        disconnectWarnings.log(
-            "logic did not take a disconnect", ["conn.key": "\(key)", "error": "\(error)"], logger)
-    }
-}
-
-/// Lets one warning through per interval, counting the ones held back. Any thread.
-final class RateLimitedWarning: Sendable {
-    private let intervalMillis: UInt64
-    private let state = Mutex<(lastMillis: UInt64?, suppressed: Int)>((nil, 0))
-
-    init(intervalMillis: UInt64) {
-        self.intervalMillis = intervalMillis
-    }
-
-    /// Logs `message` as a warning (noting how many were held back) if one is due, else at
-    /// debug.
-    func log(_ message: String, _ metadata: [String: String], _ logger: Logger) {
-        guard let suppressed = shouldWarn() else {
-            logger.debug(message, metadata)
-            return
-        }
-        var metadata = metadata
-        if suppressed > 0 { metadata["suppressed"] = "\(suppressed)" }
-        logger.warning(message, metadata)
-    }
-
-    /// Nil while rate-limited; otherwise how many warnings were held back since the last one.
-    func shouldWarn(nowMillis: UInt64 = System.monotonicMillis()) -> Int? {
-        state.withLock { state in
-            if let last = state.lastMillis, nowMillis &- last < intervalMillis {
-                state.suppressed += 1
-                return nil
-            }
-            let suppressed = state.suppressed
-            state = (nowMillis, 0)
-            return suppressed
-        }
+        warnings.warning(
+            "logic did not take a disconnect", ["conn.key": "\(key)", "error": "\(error)"])
     }
 }

@@ -1,7 +1,8 @@
 import Synchronization
 
 /// Logs each kind of warning at most once per `interval`, so that a flood of drops or failing
-/// calls cannot flood the log. The next line that gets through says how many were held back.
+/// calls cannot flood the log. The next line that gets through says how many were held back;
+/// the held-back ones are logged at debug.
 public final class RateLimitedLogger: Sendable {
     private let logger: Logger
     private let interval: Duration
@@ -21,7 +22,10 @@ public final class RateLimitedLogger: Sendable {
         let admitted = limiters.withLock { limiters in
             limiters[event, default: LogRateLimiter()].admit(at: now, interval: interval)
         }
-        guard let suppressed = admitted else { return }
+        guard let suppressed = admitted else {
+            logger.debug(event, metadata())
+            return
+        }
 
         var details = metadata()
         if suppressed > 0 { details["suppressed"] = "\(suppressed)" }

@@ -48,12 +48,4 @@ import Testing
         #expect(Duration.seconds(-3).clampedMilliseconds == 0)
         #expect(Duration.seconds(Int64.max).clampedMilliseconds == Int(Int32.max))
     }
-
-    @Test func warningsAreLetThroughOncePerIntervalCountingTheRest() {
-        let warnings = RateLimitedWarning(intervalMillis: 10_000)
-        #expect(warnings.shouldWarn(nowMillis: 1_000) == 0)
-        #expect(warnings.shouldWarn(nowMillis: 2_000) == nil)
-        #expect(warnings.shouldWarn(nowMillis: 9_000) == nil)
-        #expect(warnings.shouldWarn(nowMillis: 11_000) == 2)
-    }
 }

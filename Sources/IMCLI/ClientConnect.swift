@@ -149,14 +149,10 @@ enum ClientConnect {
 private struct ClientSession {
     let socket: ClientSocket
     let stop: StopSignal
-    let options: ClientConnect.Options
-    let context: CommandContext
 
+    private var state: ClientSessionState
     private var decoder = FrameDecoder(maxBodySize: ClientConnect.maxPushBody)
     private var readBuffer = [UInt8](repeating: 0, count: 64 * 1024)
-    private var isAuthenticated = false
-    private var nextSeq: Int32 = 2
-    private var deadline: ContinuousClock.Instant
 
     init(
         socket: ClientSocket, stop: StopSignal, options: ClientConnect.Options,
@@ -164,77 +160,29 @@ private struct ClientSession {
     ) {
         self.socket = socket
         self.stop = stop
-        self.options = options
-        self.context = context
-        self.deadline = .now + ClientConnect.authTimeout
-    }
-
-    private enum Event {
-        case stopped, deadlinePassed, readable
+        self.state = ClientSessionState(options: options, context: context)
     }
 
     mutating func run() throws(CommandError) -> Int32 {
-        try send(Frame(ver: 1, op: Operation.auth, seq: 1, body: options.token))
+        try send(state.authFrame)
         while true {
-            switch try waitForEvent() {
+            switch try socket.waitForEvent(stop: stop, deadline: state.deadline) {
             case .stopped:
                 return IMCommandLine.ExitCode.success
             case .deadlinePassed:
-                try deadlinePassed()
+                try send(state.heartbeatDue())
             case .readable:
                 try readFrames()
             }
         }
     }
 
-    /// Polls the socket and the stop signal until one is ready or the deadline passes.
-    private func waitForEvent() throws(CommandError) -> Event {
-        var descriptors = [
-            pollfd(fd: stop.fd, events: Int16(POLLIN), revents: 0),
-            pollfd(fd: socket.fd, events: Int16(POLLIN), revents: 0),
-        ]
-        while true {
-            let timeout = ClientSocket.milliseconds(until: deadline)
-            guard timeout > 0 else { return .deadlinePassed }
-
-            let ready = poll(&descriptors, 2, timeout)
-            if ready < 0, errno != EINTR {
-                throw .failure("poll: \(String(cString: strerror(errno)))")
-            }
-            if descriptors[0].revents != 0 { return .stopped }
-            if descriptors[1].revents != 0 { return .readable }
-        }
-    }
-
-    private mutating func deadlinePassed() throws(CommandError) {
-        guard isAuthenticated else {
-            let limit = ClientConnect.authTimeout.shortDescription
-            throw .failure("no auth reply from the server within \(limit)")
-        }
-        try send(Frame(ver: 1, op: Operation.heartbeat, seq: nextSeq))
-        nextSeq = nextSeq == Int32.max ? 1 : nextSeq + 1
-        deadline = .now + options.heartbeat
-    }
-
     private mutating func readFrames() throws(CommandError) {
-        let result: ClientSocket.ReadResult
-        do {
-            result = try socket.readAvailable(into: &readBuffer)
-        } catch {
-            throw .failure("connection lost: \(error.description)")
-        }
-
-        switch result {
-        case .wouldBlock:
+        let closed = state.closedByServer
+        guard let count = try socket.readChunk(into: &readBuffer, closedMessage: closed) else {
             return
-        case .endOfStream:
-            throw .failure(
-                isAuthenticated
-                    ? "the server closed the connection"
-                    : "authentication refused or connection closed")
-        case .bytes(let count):
-            for frame in try decode(count) { try handle(frame) }
         }
+        for frame in try decode(count) { try state.handle(frame) }
     }
 
     private mutating func decode(_ count: Int) throws(CommandError) -> [Frame] {
@@ -249,21 +197,6 @@ private struct ClientSession {
             throw .failure("invalid frame from the server: \(error)")
         }
         return frames
-    }
-
-    private mutating func handle(_ frame: Frame) throws(CommandError) {
-        guard isAuthenticated else {
-            guard frame.op == Operation.authReply else {
-                throw .failure("unexpected op \(frame.op) before the auth reply")
-            }
-            isAuthenticated = true
-            deadline = .now + options.heartbeat
-            context.stderr.write("authenticated\n")
-            return
-        }
-        if frame.op == Operation.push {
-            context.stdout.write(PushLine.render(frame, json: options.printsJSON))
-        }
     }
 
     private func send(_ frame: Frame) throws(CommandError) {

@@ -15,15 +15,11 @@ import IMNet
 struct WebSocketClientSession {
     let socket: any ClientByteStream
     let stop: StopSignal
-    let options: ClientConnect.Options
-    let context: CommandContext
 
+    private var state: ClientSessionState
     private var decoder = WebSocketDecoder(
         role: .client, maxMessageSize: ClientConnect.maxPushBody)
     private var readBuffer = [UInt8](repeating: 0, count: 64 * 1024)
-    private var isAuthenticated = false
-    private var nextSeq: Int32 = 2
-    private var deadline: ContinuousClock.Instant
 
     init(
         socket: any ClientByteStream, stop: StopSignal, options: ClientConnect.Options,
@@ -31,24 +27,22 @@ struct WebSocketClientSession {
     ) {
         self.socket = socket
         self.stop = stop
-        self.options = options
-        self.context = context
-        self.deadline = .now + ClientConnect.authTimeout
+        self.state = ClientSessionState(options: options, context: context)
     }
 
-    private var mode: GoimWebSocketMode { options.binaryMode ? .binary : .json }
+    private var mode: GoimWebSocketMode { state.options.binaryMode ? .binary : .json }
 
     mutating func run() throws(CommandError) -> Int32 {
         let leftover = try openingHandshake()
         try decode(leftover)
-        try send(Frame(ver: 1, op: Operation.auth, seq: 1, body: options.token))
+        try send(state.authFrame)
         while true {
-            switch try waitForEvent() {
+            switch try socket.waitForEvent(stop: stop, deadline: state.deadline) {
             case .stopped:
                 sendBestEffort(WebSocketEncoder.maskedClose(code: WebSocketCloseCode.goingAway))
                 return IMCommandLine.ExitCode.success
             case .deadlinePassed:
-                try deadlinePassed()
+                try send(state.heartbeatDue())
             case .readable:
                 try readMessages()
             }
@@ -59,7 +53,7 @@ struct WebSocketClientSession {
 
     /// Sends the upgrade request and checks the answer; returns the bytes read after it.
     private mutating func openingHandshake() throws(CommandError) -> [UInt8] {
-        let url = options.webSocket!
+        let url = state.options.webSocket!
         let handshake = WebSocketClientHandshake(url: url)
         try sendRaw(handshake.requestBytes)
 
@@ -83,7 +77,7 @@ struct WebSocketClientSession {
     private mutating func receiveSome() throws(CommandError) -> [UInt8] {
         let count: Int
         do {
-            count = try socket.receive(into: &readBuffer, deadline: deadline)
+            count = try socket.receive(into: &readBuffer, deadline: state.deadline)
         } catch .interrupted {
             throw .failure("interrupted")
         } catch {
@@ -95,60 +89,14 @@ struct WebSocketClientSession {
         return Array(readBuffer[..<count])
     }
 
-    // MARK: Events
-
-    private enum Event {
-        case stopped, deadlinePassed, readable
-    }
-
-    private func waitForEvent() throws(CommandError) -> Event {
-        var descriptors = [
-            pollfd(fd: stop.fd, events: Int16(POLLIN), revents: 0),
-            pollfd(fd: socket.fd, events: Int16(POLLIN), revents: 0),
-        ]
-        while true {
-            let timeout = ClientSocket.milliseconds(until: deadline)
-            guard timeout > 0 else { return .deadlinePassed }
-            if socket.hasBufferedInput { return .readable }
-
-            let ready = poll(&descriptors, 2, timeout)
-            if ready < 0, errno != EINTR {
-                throw .failure("poll: \(String(cString: strerror(errno)))")
-            }
-            if descriptors[0].revents != 0 { return .stopped }
-            if descriptors[1].revents != 0 { return .readable }
-        }
-    }
-
-    private mutating func deadlinePassed() throws(CommandError) {
-        guard isAuthenticated else {
-            let limit = ClientConnect.authTimeout.shortDescription
-            throw .failure("no auth reply from the server within \(limit)")
-        }
-        try send(Frame(ver: 1, op: Operation.heartbeat, seq: nextSeq))
-        nextSeq = nextSeq == Int32.max ? 1 : nextSeq + 1
-        deadline = .now + options.heartbeat
-    }
+    // MARK: Receiving
 
     private mutating func readMessages() throws(CommandError) {
-        let result: ClientSocket.ReadResult
-        do {
-            result = try socket.readAvailable(into: &readBuffer)
-        } catch {
-            throw .failure("connection lost: \(error.description)")
-        }
-
-        switch result {
-        case .wouldBlock:
+        let closed = state.closedByServer
+        guard let count = try socket.readChunk(into: &readBuffer, closedMessage: closed) else {
             return
-        case .endOfStream:
-            throw .failure(
-                isAuthenticated
-                    ? "the server closed the connection"
-                    : "authentication refused or connection closed")
-        case .bytes(let count):
-            try decode(Array(readBuffer[..<count]))
         }
+        try decode(Array(readBuffer[..<count]))
     }
 
     private mutating func decode(_ bytes: [UInt8]) throws(CommandError) {
@@ -170,7 +118,7 @@ struct WebSocketClientSession {
             } catch {
                 throw .failure("invalid goim JSON from the server: \(error)")
             }
-            for frame in frames { try handle(frame) }
+            for frame in frames { try state.handle(frame) }
         case .binary(let message):
             let frame: Frame
             do {
@@ -178,7 +126,7 @@ struct WebSocketClientSession {
             } catch {
                 throw .failure("invalid goim frame from the server: \(error)")
             }
-            try handle(frame)
+            try state.handle(frame)
         case .ping(let payload):
             try sendRaw(WebSocketEncoder.maskedFrame(.pong, payload: payload))
         case .pong:
@@ -186,25 +134,7 @@ struct WebSocketClientSession {
         case .close(let code, let reason):
             sendBestEffort(WebSocketEncoder.maskedClose(code: code ?? 1000))
             let detail = code.map { " (code \($0)\(reason.isEmpty ? "" : ": \(reason)"))" } ?? ""
-            throw .failure(
-                (isAuthenticated
-                    ? "the server closed the connection"
-                    : "authentication refused or connection closed") + detail)
-        }
-    }
-
-    private mutating func handle(_ frame: Frame) throws(CommandError) {
-        guard isAuthenticated else {
-            guard frame.op == Operation.authReply else {
-                throw .failure("unexpected op \(frame.op) before the auth reply")
-            }
-            isAuthenticated = true
-            deadline = .now + options.heartbeat
-            context.stderr.write("authenticated\n")
-            return
-        }
-        if frame.op == Operation.push {
-            context.stdout.write(PushLine.render(frame, json: options.printsJSON))
+            throw .failure(state.closedByServer + detail)
         }
     }
 

@@ -187,3 +187,35 @@ extension BoundedSocket {
         guard failure == 0 else { throw .connect(errno: failure) }
     }
 }
+
+/// A blocking TCP client for tests that drive a server by hand (raw bytes, TLS records).
+public enum LoopbackClient {
+    public struct ConnectError: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    /// A blocking socket connected to 127.0.0.1:`port`, whose sends and receives give up
+    /// after `ioTimeout` seconds so a test never blocks for long.
+    ///
+    /// - Parameter receiveBufferSize: sets `SO_RCVBUF` before connecting, so a test that then
+    ///   stops reading makes the server's writes back up quickly.
+    public static func connect(
+        port: Int, ioTimeout: Int = 2, receiveBufferSize: Int? = nil
+    ) throws -> Int32 {
+        let fd: Int32
+        do {
+            fd = try BoundedSocket.connect(
+                host: "127.0.0.1", port: UInt16(port), timeout: TimeInterval(ioTimeout),
+                receiveBufferSize: receiveBufferSize)
+        } catch {
+            throw ConnectError(description: "connect to 127.0.0.1:\(port): \(error)")
+        }
+
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
+        var timeout = timeval(tv_sec: ioTimeout, tv_usec: 0)
+        let size = socklen_t(MemoryLayout<timeval>.size)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, size)
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, size)
+        return fd
+    }
+}

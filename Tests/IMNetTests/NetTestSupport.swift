@@ -1,6 +1,7 @@
 import Glibc
 import IMCore
 import IMNet
+import IMTestKit
 import Synchronization
 
 /// Small helpers for the IMNet tests: socket pairs, loopback clients, bounded waits.
@@ -18,29 +19,7 @@ enum NetTestSupport {
     /// A blocking TCP client connected to 127.0.0.1:`port`, with 2 s send/receive timeouts so
     /// a test never blocks for long.
     static func connectClient(port: Int) throws -> Int32 {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw SystemError.last("socket") }
-
-        var timeout = timeval(tv_sec: 2, tv_usec: 0)
-        let size = socklen_t(MemoryLayout<timeval>.size)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, size)
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, size)
-
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = UInt16(port).bigEndian
-        address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
-        let result = withUnsafePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
-        }
-        guard result == 0 else {
-            let error = SystemError.last("connect")
-            close(fd)
-            throw error
-        }
-        return fd
+        try LoopbackClient.connect(port: port)
     }
 
     /// Writes all of `bytes` to a blocking descriptor.

@@ -31,6 +31,8 @@ let package = Package(
         ),
         .executableTarget(name: "imctl", dependencies: ["IMCLI"], swiftSettings: strict),
         .target(name: "IMTestKit", dependencies: ["IMCore", "IMNet"], swiftSettings: strict),
+        // Counts heap allocations in the test executable (design.md §4.8); never in imctl.
+        .target(name: "CAllocationCounter"),
 
         .testTarget(name: "IMCoreTests", dependencies: ["IMCore", "IMTestKit"], swiftSettings: strict),
         .testTarget(name: "IMNetTests", dependencies: ["IMNet", "IMTestKit"], swiftSettings: strict),
@@ -38,7 +40,9 @@ let package = Package(
         .testTarget(name: "IMRouterTests", dependencies: ["IMRouter", "IMTestKit"], swiftSettings: strict),
         .testTarget(name: "IMJobTests", dependencies: ["IMJob", "IMQueue"], swiftSettings: strict),
         .testTarget(name: "IMLogicTests", dependencies: ["IMLogic", "IMRouter", "IMQueue", "IMNet"], swiftSettings: strict),
-        .testTarget(name: "IMCometTests", dependencies: ["IMComet", "IMTestKit"], swiftSettings: strict),
+        .testTarget(
+            name: "IMCometTests", dependencies: ["IMComet", "IMTestKit", "CAllocationCounter"],
+            swiftSettings: strict),
         .testTarget(name: "IMCLITests", dependencies: ["IMCLI", "IMTestKit"], swiftSettings: strict),
         .testTarget(name: "IntegrationTests", dependencies: ["IMTestKit", "IMCore"], swiftSettings: strict),
     ]

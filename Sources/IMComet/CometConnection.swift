@@ -97,6 +97,9 @@ final class CometConnection: TimerWheelEntry, FileHandler {
         static let flushScheduled = Flags(rawValue: 1 << 0)
         /// EPOLLOUT is watched because the last write would have blocked.
         static let watchingWritable = Flags(rawValue: 1 << 1)
+        /// Either: a flush will happen without scheduling another. A constant, because an
+        /// array literal on the delivery path allocates in unoptimized builds.
+        static let flushPending: Flags = [.flushScheduled, .watchingWritable]
     }
 
     override func timerExpired() {
@@ -403,7 +406,7 @@ extension CometConnection {
         }
 
         outbound.append(chunk)
-        if flags.isDisjoint(with: [.flushScheduled, .watchingWritable]) {
+        if flags.isDisjoint(with: .flushPending) {
             flags.insert(.flushScheduled)
             loop.scheduleFlush(self)
         }

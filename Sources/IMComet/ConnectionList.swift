@@ -25,7 +25,13 @@ struct ConnectionList {
 
     /// Calls `body` with each member, in array order. `body` must not change this list.
     func forEach(_ body: (CometConnection) -> Void) {
-        for member in members { body(member) }
+        // Indexing rather than `for in`: the iterator allocates in unoptimized builds, and
+        // this walk runs once per receiver of every room push.
+        var index = 0
+        while index < members.count {
+            body(members[index])
+            index += 1
+        }
     }
 
     mutating func insert(_ connection: CometConnection) {

@@ -59,6 +59,8 @@ final class EmbeddedServer: Sendable {
     private let comet: Comet
     private let http: HTTPServer
     private let jobTask: Task<Void, Never>
+    /// Every role's metrics, served as one `/metrics` on the logic HTTP port.
+    let registry = MetricsRegistry()
 
     init(_ configuration: ServeConfiguration) throws {
         let loopCount = configuration.loopCount == 0 ? System.coreCount : configuration.loopCount
@@ -67,13 +69,16 @@ final class EmbeddedServer: Sendable {
 
         queue = MemoryQueue(capacity: configuration.queueCapacity)
         let logic = Logic(
-            routers: try RouterSet([(name: "1", client: Router())]), publisher: queue)
+            routers: try RouterSet([(name: "1", client: Router())]), publisher: queue,
+            registry: registry)
         comet = Comet(group: group, logic: logic, configuration: configuration.comet)
         http = HTTPServer(group: group, configuration: configuration.http, handler: logic)
 
         let job = Job(
             consumer: queue, comets: SingleCometDirectory(comet: comet),
             configuration: configuration.job)
+        registry.register(comet.metrics.all + job.metrics.all + queue.metrics)
+        registry.register(http.metrics.all + IMNetMetrics.all)
         jobTask = Task { await Self.runJob(job) }
 
         do {

@@ -48,7 +48,7 @@ public final class Comet: CometClient {
     public var configuration: CometConfiguration { context.configuration }
 
     /// Authenticated connections open now, on all loops.
-    public var connectionCount: Int { metrics.connections.current }
+    public var connectionCount: Int { metrics.openTotal }
 
     /// Accepts goim TCP clients on `host:port` (port 0 picks a free port) with one listening
     /// socket per loop, and returns the bound address.

@@ -88,6 +88,11 @@ final class CometConnection: TimerWheelEntry, FileHandler {
     /// TLS state; nil for a plain connection.
     private var tls: CometTLSLayer? { layers.tls }
 
+    /// The listener's protocol, for the per-protocol connection metrics.
+    var listenerProtocol: CometProtocol {
+        CometProtocol(webSocket: webSocket != nil, tls: tls != nil)
+    }
+
     /// The format replies and pushes are written in for this connection.
     var wireFormat: WireFormat { webSocket?.wireFormat ?? .tcp }
 

@@ -45,7 +45,7 @@ extension CometLoopState {
         }
         let connection = CometConnection(fd: fd, home: self, webSocket: webSocket, tls: session)
         open.insert(connection)
-        context.metrics.connectionsAccepted.increment()
+        context.metrics.accepted(connection.listenerProtocol).increment()
         do {
             try connection.start()
         } catch {
@@ -65,7 +65,7 @@ extension CometLoopState {
         if let room = connection.room {
             rooms[room, default: ConnectionList(.room)].insert(connection)
         }
-        context.metrics.connections.add(1)
+        context.metrics.open(connection.listenerProtocol).add(1)
         announce(connection.key, order: connection.activationOrder)
     }
 
@@ -94,7 +94,7 @@ extension CometLoopState {
         if let room = connection.room {
             leave(room, connection)
         }
-        context.metrics.connections.add(-1)
+        context.metrics.open(connection.listenerProtocol).add(-1)
     }
 
     private func leave(_ room: RoomID, _ connection: CometConnection) {

@@ -100,6 +100,15 @@ public protocol DispatchPublisher: Sendable {
     /// Hands `message` to the queue. Returns once the queue has accepted it (memory: enqueued;
     /// Kafka: acknowledged by the broker). Throws `QueueError` otherwise.
     func publish(_ message: DispatchMessage) async throws
+
+    /// Why `publish` would fail now (closed, full, broker failing), or nil when it should
+    /// succeed. Cheap and non-blocking: `/healthz` asks it on every probe.
+    var unavailableReason: String? { get }
+}
+
+extension DispatchPublisher {
+    /// Publishers that cannot tell are assumed usable.
+    public var unavailableReason: String? { nil }
 }
 
 /// The consuming side of the dispatch queue (job).

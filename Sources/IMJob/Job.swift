@@ -84,10 +84,14 @@ public final class Job: Sendable {
         switch message.kind {
         case .multiple:
             metrics.consumedMultiple.increment()
+            let start = ContinuousClock.now
             await push(message)
+            metrics.multipleLatency.observe(since: start)
         case .broadcast:
             metrics.consumedBroadcast.increment()
+            let start = ContinuousClock.now
             await broadcast(message.body)
+            metrics.broadcastLatency.observe(since: start)
         case .broadcastRoom:
             metrics.consumedBroadcastRoom.increment()
             await enqueueRoomMessage(message)

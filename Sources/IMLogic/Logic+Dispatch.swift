@@ -37,7 +37,9 @@ extension Logic {
         var failures: [RouterFailure] = []
         for (job, result) in zip(jobs, results) {
             switch result {
-            case .success(let found): sessions.merge(found) { first, _ in first }
+            case .success(let found):
+                routerAnswered()
+                sessions.merge(found) { first, _ in first }
             case .failure(let error): failures.append((routers.all[job.key].name, error))
             }
         }
@@ -95,7 +97,9 @@ extension Logic {
         var failures: [RouterFailure] = []
         for (router, result) in zip(routers.all, results) {
             switch result {
-            case .success(let value): values.append(value)
+            case .success(let value):
+                routerAnswered()
+                values.append(value)
             case .failure(let error): failures.append((router.name, error))
             }
         }

@@ -9,18 +9,39 @@ enum LogicEndpoint: String, CaseIterable {
     case pushRoom = "/1/push/room"
     case serverDelete = "/1/server/del"
     case count = "/1/count"
+    case metrics = "/metrics"
+    case health = "/healthz"
 
-    var method: String { self == .count ? "GET" : "POST" }
+    var method: String {
+        switch self {
+        case .count, .metrics, .health: "GET"
+        default: "POST"
+        }
+    }
+
+    /// The push kind of a push endpoint, for the push metrics.
+    var pushKind: PushKind? {
+        switch self {
+        case .push: .push
+        case .pushs: .pushs
+        case .pushRoom: .room
+        case .pushAll: .all
+        default: nil
+        }
+    }
 }
 
 extension Logic {
     /// Serves goim v1.2's HTTP API. Success bodies are goim's (`{"ret":1}`, count data);
     /// failures are `{"ret":65535,"msg":...}` with a real status: 400 bad input, 404 unknown
     /// path, 405 wrong method (with `Allow`), 413 too many users, 503 router or queue failure.
+    ///
+    /// Also `GET /metrics` (the registry, Prometheus text format) and `GET /healthz` (`ok`, or
+    /// 503 with the reason from `healthProblem()`).
     public func handle(_ request: HTTPRequest) async -> HTTPResponse {
         let response: HTTPResponse
         do {
-            response = .json(try await serve(request))
+            response = try await route(request)
         } catch let error as LogicRequestError {
             if error.status < 500 { metrics.rejectedRequests.increment() }
             response = error.response
@@ -37,7 +58,8 @@ extension Logic {
         return response
     }
 
-    private func serve(_ request: HTTPRequest) async throws -> String {
+    private func route(_ request: HTTPRequest) async throws -> HTTPResponse {
+        let received = ContinuousClock.now
         guard let endpoint = LogicEndpoint(rawValue: request.path) else {
             throw LogicRequestError.notFound(request.path)
         }
@@ -46,32 +68,35 @@ extension Logic {
         }
 
         switch endpoint {
+        case .metrics: return .metrics(registry)
+        case .health: return .health(problem: await healthProblem())
+        case .count: return .json(try await count(request))
+        case .serverDelete: try await deleteServer(request)
         case .push: try await pushToUser(request)
         case .pushs: try await pushToUsers(request)
         case .pushAll: try await pushToAll(request)
         case .pushRoom: try await pushToRoom(request)
-        case .serverDelete: try await deleteServer(request)
-        case .count: return try await count(request)
         }
-        return LogicJSON.success
+        if let kind = endpoint.pushKind { metrics.pushLatency(kind).observe(since: received) }
+        return .json(LogicJSON.success)
     }
 
     private func pushToUser(_ request: HTTPRequest) async throws {
         let user = try request.nonNegativeID("uid", as: UserID.self)
-        metrics.pushRequests.increment()
+        metrics.pushes(.push).increment()
 
         try await push(request.body, to: [user])
     }
 
     private func pushToUsers(_ request: HTTPRequest) async throws {
         let pushs = try PushsBody.parse(request.body, configuration: configuration)
-        metrics.pushsRequests.increment()
+        metrics.pushes(.pushs).increment()
 
         try await push(pushs.message, to: pushs.users)
     }
 
     private func pushToAll(_ request: HTTPRequest) async throws {
-        metrics.pushAllRequests.increment()
+        metrics.pushes(.all).increment()
 
         try await publish([.broadcast(body: request.body)])
     }
@@ -79,7 +104,7 @@ extension Logic {
     private func pushToRoom(_ request: HTTPRequest) async throws {
         let room = try request.nonNegativeID("rid", as: RoomID.self)
         let ensure = try request.flag("ensure")
-        metrics.pushRoomRequests.increment()
+        metrics.pushes(.room).increment()
 
         try await publish([.broadcastRoom(room, body: request.body, ensure: ensure)])
     }

@@ -1,5 +1,6 @@
 import IMCore
 import IMNet
+import Synchronization
 
 /// The logic role: authenticates connections for comets and records them on the user's router,
 /// and serves goim's HTTP push API (`handle(_:)`), turning pushes into dispatch messages.
@@ -9,6 +10,10 @@ import IMNet
 public final class Logic: LogicClient, HTTPHandler {
     public let routers: RouterSet
     public let metrics = LogicMetrics()
+    /// What `GET /metrics` serves: this logic's metrics, and whatever its owner adds.
+    public let registry: MetricsRegistry
+    /// When a router last answered (monotonic milliseconds; 0: never), for `/healthz`.
+    let lastRouterAnswerMillis = Atomic<UInt64>(0)
     let publisher: any DispatchPublisher
     let authenticator: any Authenticator
     let configuration: LogicConfiguration
@@ -22,11 +27,15 @@ public final class Logic: LogicClient, HTTPHandler {
     ///   - authenticator: token → identity; default: goim's decimal tokens plus
     ///     `{"mid":..,"room":..}`.
     ///   - configuration: HTTP API limits.
+    ///   - registry: where this logic's metrics are registered and what `GET /metrics`
+    ///     serves; default: a registry of its own.
     public init(
         routers: RouterSet, publisher: any DispatchPublisher,
         authenticator: any Authenticator = DefaultAuthenticator(),
-        configuration: LogicConfiguration = .init()
+        configuration: LogicConfiguration = .init(), registry: MetricsRegistry = .init()
     ) {
+        self.registry = registry
+        registry.register(metrics.all)
         self.routers = routers
         self.publisher = publisher
         self.authenticator = authenticator
@@ -49,6 +58,7 @@ public final class Logic: LogicClient, HTTPHandler {
         do {
             let seq = try await router.client.put(
                 user: identity.user, server: server, room: identity.room)
+            routerAnswered()
             return ConnectResult(
                 key: SessionKey(user: identity.user, seq: seq), room: identity.room)
         } catch {
@@ -61,7 +71,9 @@ public final class Logic: LogicClient, HTTPHandler {
     public func disconnect(server: ServerID, key: SessionKey) async throws -> Bool {
         let router = routers.router(for: key.user)
         do {
-            return try await router.client.delete(user: key.user, seq: key.seq)
+            let existed = try await router.client.delete(user: key.user, seq: key.seq)
+            routerAnswered()
+            return existed
         } catch {
             throw routerFailure(router.name, error, during: "delete")
         }

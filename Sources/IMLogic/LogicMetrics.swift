@@ -1,39 +1,72 @@
 import IMCore
 
-/// What the logic role counts. One instance per `Logic`; read by the admin/metrics output.
+/// The kinds of push goim's HTTP API takes; the `kind` label of the push metrics.
+public enum PushKind: Int, Sendable, CaseIterable {
+    /// `POST /1/push?uid=`
+    case push
+    /// `POST /1/pushs` (goim's "keys" push to a list of users)
+    case pushs
+    /// `POST /1/push/room`
+    case room
+    /// `POST /1/push/all`
+    case all
+
+    public var label: String {
+        switch self {
+        case .push: "push"
+        case .pushs: "pushs"
+        case .room: "room"
+        case .all: "all"
+        }
+    }
+}
+
+/// What the logic role counts. One instance per `Logic`, registered in its `registry`.
 public final class LogicMetrics: Sendable {
-    /// Accepted `POST /1/push` requests.
-    public let pushRequests = Counter("logic_pushes_push", help: "Accepted POST /1/push requests")
-    /// Accepted `POST /1/pushs` requests.
-    public let pushsRequests = Counter(
-        "logic_pushes_pushs", help: "Accepted POST /1/pushs requests")
-    /// Accepted `POST /1/push/all` requests.
-    public let pushAllRequests = Counter(
-        "logic_pushes_push_all", help: "Accepted POST /1/push/all requests")
-    /// Accepted `POST /1/push/room` requests.
-    public let pushRoomRequests = Counter(
-        "logic_pushes_push_room", help: "Accepted POST /1/push/room requests")
+    /// Accepted push requests, by kind (index: `PushKind.rawValue`).
+    public let pushes: [Counter] = PushKind.allCases.map {
+        Counter(
+            "imctl_logic_pushes_total", help: "push requests accepted, by kind",
+            labels: [MetricLabel("kind", $0.label)])
+    }
+    /// Seconds from a push request's arrival to the queue accepting all its messages, for the
+    /// requests answered `{"ret":1}`, by kind (index: `PushKind.rawValue`).
+    public let pushLatencies: [Histogram] = PushKind.allCases.map {
+        Histogram(
+            "imctl_logic_push_seconds",
+            help: "seconds from a push request's arrival to the queue accepting it, by kind",
+            labels: [MetricLabel("kind", $0.label)])
+    }
     /// Dispatch messages the queue accepted.
     public let messagesPublished = Counter(
-        "logic_messages_published", help: "Dispatch messages accepted by the queue")
+        "imctl_logic_messages_published_total", help: "dispatch messages accepted by the queue")
     /// Dispatch messages the queue refused (full or unavailable); the caller got 503.
     public let publishFailures = Counter(
-        "logic_publish_failures", help: "Dispatch messages the queue refused")
+        "imctl_logic_publish_failures_total",
+        help: "dispatch messages the queue refused (dropped, the caller got 503)")
     /// Router calls that failed (connect, disconnect, lookups, counts, server deletion).
-    public let routerErrors = Counter("logic_router_errors", help: "Failed router calls")
+    public let routerErrors = Counter(
+        "imctl_logic_router_errors_total", help: "failed router calls")
     /// Connections whose token the authenticator refused.
-    public let authRefusals = Counter("logic_auth_refusals", help: "Tokens refused at connect")
+    public let authRefusals = Counter(
+        "imctl_logic_auth_refusals_total", help: "tokens refused at connect")
     /// HTTP requests answered with a 4xx status (bad input, unknown path, wrong method).
     public let rejectedRequests = Counter(
-        "logic_rejected_requests", help: "HTTP API requests refused with a 4xx status")
+        "imctl_logic_rejected_requests_total", help: "HTTP API requests refused with a 4xx status")
 
     public init() {}
 
-    /// Every counter, for exporting.
-    public var all: [Counter] {
-        [
-            pushRequests, pushsRequests, pushAllRequests, pushRoomRequests, messagesPublished,
-            publishFailures, routerErrors, authRefusals, rejectedRequests,
+    /// The accepted-request counter of `kind`.
+    public func pushes(_ kind: PushKind) -> Counter { pushes[kind.rawValue] }
+
+    /// The latency histogram of `kind`.
+    public func pushLatency(_ kind: PushKind) -> Histogram { pushLatencies[kind.rawValue] }
+
+    /// Every metric, for a registry.
+    public var all: [any Metric] {
+        let counters: [any Metric] = [
+            messagesPublished, publishFailures, routerErrors, authRefusals, rejectedRequests,
         ]
+        return pushes + counters + pushLatencies
     }
 }

@@ -82,6 +82,11 @@ public final class HTTPServer: Sendable {
             "imctl_http_idle_closes_total", help: "HTTP connections closed: idle timeout")
         /// Connections open now.
         public let openConnections = Gauge("imctl_http_connections", help: "Open HTTP connections")
+
+        /// Every metric, for a registry.
+        public var all: [any Metric] {
+            [requests, refused, slowReaders, idleCloses, openConnections]
+        }
     }
 
     public let configuration: Configuration

@@ -15,4 +15,12 @@ public enum IMNetMetrics {
     /// (the listener pauses after each).
     public static let acceptErrors = Counter(
         "imctl_accept_errors_total", help: "accept4 failures other than EAGAIN and the file limit")
+
+    /// The process-wide networking metrics (these, the file limit and TLS), for a registry.
+    public static var all: [any Metric] {
+        [
+            tasksDroppedAfterShutdown, acceptPausedAtFileLimit, acceptErrors,
+            TLSMetrics.handshakesCompleted, TLSMetrics.handshakeFailures,
+        ]
+    }
 }

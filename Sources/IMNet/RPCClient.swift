@@ -71,27 +71,54 @@ public final class RPCClient: Sendable {
         }
     }
 
-    /// What one client did, readable from any thread.
+    /// What one client did, readable from any thread. Every series carries the label
+    /// `peer` (the server's address), so the clients of one process stay apart.
     public struct Metrics: Sendable {
         /// Calls sent or queued (pings included).
-        public let calls = Counter("imctl_rpc_client_calls_total", help: "RPC calls sent")
+        public let calls: Counter
         /// Calls that timed out.
-        public let timeouts = Counter("imctl_rpc_client_timeouts_total", help: "RPC timeouts")
+        public let timeouts: Counter
         /// Calls that failed at once because no connection was up.
-        public let failedFast = Counter(
-            "imctl_rpc_client_failed_fast_total", help: "RPC calls refused while disconnected")
+        public let failedFast: Counter
         /// Calls answered with an error by the server's handler.
-        public let remoteErrors = Counter(
-            "imctl_rpc_client_remote_errors_total", help: "RPC calls answered with an error")
+        public let remoteErrors: Counter
         /// Replies dropped because their call had already timed out or been cancelled.
-        public let lateReplies = Counter(
-            "imctl_rpc_client_late_replies_total", help: "RPC replies dropped: call gone")
+        public let lateReplies: Counter
         /// Connections established.
-        public let connects = Counter(
-            "imctl_rpc_client_connects_total", help: "RPC connections established")
+        public let connects: Counter
         /// Established connections that were lost.
-        public let connectionLosses = Counter(
-            "imctl_rpc_client_connection_losses_total", help: "RPC connections lost")
+        public let connectionLosses: Counter
+        /// Seconds from `call` to its outcome (reply, error or timeout), pings included.
+        public let callDuration: Histogram
+
+        public init(labels: [MetricLabel] = []) {
+            func counter(_ name: String, _ help: String) -> Counter {
+                Counter(name, help: help, labels: labels)
+            }
+            calls = counter("imctl_rpc_client_calls_total", "RPC calls sent")
+            timeouts = counter("imctl_rpc_client_timeouts_total", "RPC calls that timed out")
+            failedFast = counter(
+                "imctl_rpc_client_failed_fast_total", "RPC calls refused while disconnected")
+            remoteErrors = counter(
+                "imctl_rpc_client_remote_errors_total", "RPC calls answered with an error")
+            lateReplies = counter(
+                "imctl_rpc_client_late_replies_total",
+                "RPC replies dropped because their call was gone")
+            connects = counter("imctl_rpc_client_connects_total", "RPC connections established")
+            connectionLosses = counter(
+                "imctl_rpc_client_connection_losses_total", "RPC connections lost")
+            callDuration = Histogram(
+                "imctl_rpc_client_call_seconds",
+                help: "seconds from an RPC call to its reply, error or timeout", labels: labels)
+        }
+
+        /// Every metric, for a registry.
+        public var all: [any Metric] {
+            [
+                calls, timeouts, failedFast, remoteErrors, lateReplies, connects,
+                connectionLosses, callDuration,
+            ]
+        }
     }
 
     /// Where the client's connection stands.
@@ -109,7 +136,7 @@ public final class RPCClient: Sendable {
     /// The server's address.
     public let address: SocketAddress
     public let configuration: Configuration
-    public let metrics = Metrics()
+    public let metrics: Metrics
     private let status = RPCClientStatus()
     private let core: LoopConfined<RPCClientCore>
 
@@ -121,6 +148,8 @@ public final class RPCClient: Sendable {
     public init(address: SocketAddress, loop: EventLoop, configuration: Configuration = .init()) {
         self.address = address
         self.configuration = configuration
+        let metrics = Metrics(labels: [MetricLabel("peer", "\(address)")])
+        self.metrics = metrics
         let core = RPCClientCore(
             address: address, loop: loop, configuration: configuration, metrics: metrics,
             status: status)
@@ -201,6 +230,8 @@ public final class RPCClient: Sendable {
             RPCWire.millis(timeout ?? configuration.callTimeout), Self.maxTimeoutMillis)
         let call = RPCPendingCall(method: method, payload: payload, timeoutMillis: timeoutMillis)
         let core = self.core
+        let start = ContinuousClock.now
+        defer { metrics.callDuration.observe(since: start) }
         return try await withTaskCancellationHandler {
             await core.loop.submit {
                 // Off the loop means the loop has shut down and ran this on the caller.

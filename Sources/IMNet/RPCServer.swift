@@ -65,6 +65,11 @@ public final class RPCServer: Sendable {
         /// Connections open now.
         public let openConnections = Gauge(
             "imctl_rpc_server_connections", help: "Open RPC server connections")
+
+        /// Every metric, for a registry.
+        public var all: [any Metric] {
+            [calls, failedCalls, droppedReplies, protocolErrors, slowReaders, openConnections]
+        }
     }
 
     public let configuration: Configuration

@@ -34,8 +34,8 @@ public final class KafkaConsumer: DispatchConsumer {
     /// Errors librdkafka reported for the client or a partition.
     public var clientErrors: Counter { core.events.clientErrors }
 
-    /// Every counter, for exporting.
-    public var counters: [Counter] { [consumed, undecodable, commitFailures, clientErrors] }
+    /// Every counter, for a registry.
+    public var metrics: [any Metric] { [consumed, undecodable, commitFailures, clientErrors] }
 
     /// Whether a `run` is active (for tests and diagnostics).
     public var hasConsumer: Bool { core.hasConsumer }
@@ -396,13 +396,15 @@ private final class ConsumerCore: Sendable {
 
 /// Counters and librdkafka's callback context for the consumer.
 private final class ConsumerEvents: Sendable {
-    let consumed = Counter("kafka_consumed", help: "Dispatch messages handed to job")
+    let consumed = Counter(
+        "imctl_kafka_consumed_total", help: "dispatch messages consumed from Kafka for job")
     let undecodable = Counter(
-        "kafka_undecodable", help: "Kafka values that were not dispatch messages (skipped)")
+        "imctl_kafka_undecodable_total",
+        help: "Kafka values that were not dispatch messages (dropped and committed)")
     let commitFailures = Counter(
-        "kafka_commit_failed", help: "Kafka offset commits that failed")
+        "imctl_kafka_commit_failures_total", help: "Kafka offset commits that failed")
     let clientErrors = Counter(
-        "kafka_consumer_errors", help: "Errors reported by the Kafka consumer")
+        "imctl_kafka_consumer_errors_total", help: "errors reported by the Kafka consumer")
 
     static func from(_ opaque: UnsafeMutableRawPointer) -> ConsumerEvents {
         Unmanaged<ConsumerEvents>.fromOpaque(opaque).takeUnretainedValue()

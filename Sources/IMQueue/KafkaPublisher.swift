@@ -32,8 +32,17 @@ public final class KafkaPublisher: DispatchPublisher {
     /// Errors librdkafka reported for the client (broker down, authentication, ...).
     public var clientErrors: Counter { core.tracker.clientErrors }
 
-    /// Every counter, for exporting.
-    public var counters: [Counter] { [acknowledged, failed, clientErrors] }
+    /// Every counter, for a registry.
+    public var metrics: [any Metric] { [acknowledged, failed, clientErrors] }
+
+    /// Closed, or the broker failed the last message (until it acknowledges one again).
+    public var unavailableReason: String? {
+        if !core.isAcceptingMessages { return "Kafka publisher is closed" }
+        if core.tracker.lastDeliveryFailed.load(ordering: .relaxed) {
+            return "Kafka broker did not acknowledge the last message"
+        }
+        return nil
+    }
 
     private let core: ProducerCore
 
@@ -101,6 +110,8 @@ private final class ProducerCore: Sendable {
     private let isOpen = Mutex(true)
     private let stopPolling = Atomic(false)
     private let pollerExited = DispatchSemaphore(value: 0)
+
+    var isAcceptingMessages: Bool { isOpen.withLock { $0 } }
 
     init(url: KafkaURL, deliveryTimeout: Duration) throws {
         let conf = try KafkaConfiguration.make(Self.settings(url, deliveryTimeout))
@@ -231,11 +242,15 @@ private final class DeliveryTracker: Sendable {
         var pending: [UInt: Pending] = [:]
     }
 
-    let acknowledged = Counter("kafka_published", help: "Dispatch messages the broker acknowledged")
+    let acknowledged = Counter(
+        "imctl_kafka_published_total", help: "dispatch messages the Kafka broker acknowledged")
     let failed = Counter(
-        "kafka_publish_failed", help: "Dispatch messages refused or not acknowledged in time")
+        "imctl_kafka_publish_failures_total",
+        help: "dispatch messages refused or not acknowledged in time (the caller got 503)")
     let clientErrors = Counter(
-        "kafka_producer_errors", help: "Errors reported by the Kafka producer")
+        "imctl_kafka_producer_errors_total", help: "errors reported by the Kafka producer")
+    /// Whether the last delivery report (or deadline) failed; cleared by the next success.
+    let lastDeliveryFailed = Atomic(false)
 
     private let state = Mutex(State())
 
@@ -260,6 +275,7 @@ private final class DeliveryTracker: Sendable {
         guard message.err != RD_KAFKA_RESP_ERR_NO_ERROR else {
             guard let pending = take(id) else { return }
             acknowledged.increment()
+            lastDeliveryFailed.store(false, ordering: .relaxed)
             pending.waiter.resume()
             return
         }
@@ -272,6 +288,7 @@ private final class DeliveryTracker: Sendable {
     func fail(_ id: UInt, _ error: QueueError) {
         guard let pending = take(id) else { return }
         failed.increment()
+        lastDeliveryFailed.store(true, ordering: .relaxed)
         pending.waiter.resume(throwing: error)
     }
 
@@ -285,6 +302,7 @@ private final class DeliveryTracker: Sendable {
 
         kafkaLogger.debug("Kafka deliveries timed out", ["kafka.count": "\(expired.count)"])
         failed.increment(by: expired.count)
+        lastDeliveryFailed.store(true, ordering: .relaxed)
         for pending in expired {
             pending.waiter.resume(
                 throwing: QueueError.unavailable(

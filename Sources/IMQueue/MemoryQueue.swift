@@ -15,10 +15,12 @@ public final class MemoryQueue: DispatchPublisher, DispatchConsumer {
     /// The most messages that can wait for the consumer; at least 1.
     public let capacity: Int
     /// Messages accepted by `publish`.
-    public let published = Counter("queue_published", help: "Dispatch messages accepted")
+    public let published = Counter(
+        "imctl_queue_published_total", help: "dispatch messages the memory queue accepted")
     /// Messages refused because the queue was full.
     public let rejectedFull = Counter(
-        "queue_rejected_full", help: "Dispatch messages refused because the queue was full")
+        "imctl_queue_rejected_full_total",
+        help: "dispatch messages refused (dropped, the caller got 503) because the queue was full")
 
     private let state = Mutex(State())
 
@@ -26,8 +28,21 @@ public final class MemoryQueue: DispatchPublisher, DispatchConsumer {
         self.capacity = max(1, capacity)
     }
 
-    /// Every counter, for exporting.
-    public var counters: [Counter] { [published, rejectedFull] }
+    /// Every metric, for a registry: the counters and the depth.
+    public var metrics: [any Metric] {
+        let depth = ComputedGauge(
+            "imctl_queue_depth", help: "dispatch messages waiting in the memory queue for job"
+        ) { [weak self] in self?.depth ?? 0 }
+        return [published, rejectedFull, depth]
+    }
+
+    /// "queue closed" after `close()`, "queue full" at capacity, else nil.
+    public var unavailableReason: String? {
+        state.withLock { state in
+            if state.isClosed { return "queue closed" }
+            return state.buffer.count >= capacity ? "queue full" : nil
+        }
+    }
 
     /// Messages waiting for the consumer.
     public var depth: Int { state.withLock { $0.buffer.count } }

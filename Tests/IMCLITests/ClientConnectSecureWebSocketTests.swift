@@ -106,6 +106,6 @@ struct ClientConnectSecureWebSocketTests {
 
         #expect(result.status == 1)
         #expect(result.stderr == "Error: CA file '\(missing)' not found\n")
-        #expect(server.comet.metrics.connectionsAccepted.current == 0)
+        #expect(server.comet.metrics.acceptedTotal == 0)
     }
 }

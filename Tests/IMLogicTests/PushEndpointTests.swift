@@ -42,7 +42,7 @@ import Testing
 
         #expect(response.text == #"{"ret":1}"#)
         #expect(fixture.publisher.messages.isEmpty)
-        #expect(fixture.logic.metrics.pushRequests.current == 1)
+        #expect(fixture.logic.metrics.pushes(.push).current == 1)
     }
 
     @Test func pushAllPublishesBroadcast() async throws {
@@ -53,7 +53,7 @@ import Testing
 
         #expect(response.text == #"{"ret":1}"#)
         #expect(fixture.publisher.messages == [.broadcast(body: body)])
-        #expect(fixture.logic.metrics.pushAllRequests.current == 1)
+        #expect(fixture.logic.metrics.pushes(.all).current == 1)
         #expect(fixture.logic.metrics.messagesPublished.current == 1)
     }
 
@@ -71,7 +71,7 @@ import Testing
                 .broadcastRoom(12, body: Array(#""a""#.utf8), ensure: true),
                 .broadcastRoom(2_147_483_647, body: Array("[]".utf8), ensure: false),
             ])
-        #expect(fixture.logic.metrics.pushRoomRequests.current == 2)
+        #expect(fixture.logic.metrics.pushes(.room).current == 2)
     }
 
     @Test(arguments: [

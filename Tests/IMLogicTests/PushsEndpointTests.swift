@@ -18,7 +18,7 @@ import Testing
             fixture.publisher.messages == [
                 .multiple(server: 1, keys: [one, two], body: Array(#"{"b": [1, 2]}"#.utf8))
             ])
-        #expect(fixture.logic.metrics.pushsRequests.current == 1)
+        #expect(fixture.logic.metrics.pushes(.pushs).current == 1)
     }
 
     @Test func keysAreGroupedByServerInUserOrder() async throws {
@@ -58,7 +58,7 @@ import Testing
         #expect(response.status == 400)
         #expect(response.text == #"{"ret":65535,"msg":"\"u\" must be an array of user ids"}"#)
         #expect(fixture.logic.metrics.rejectedRequests.current == 1)
-        #expect(fixture.logic.metrics.pushsRequests.current == 0)
+        #expect(fixture.logic.metrics.pushes(.pushs).current == 0)
     }
 
     @Test func tooManyUsersIsContentTooLarge() async throws {

@@ -43,6 +43,9 @@ public final class CometMetrics: Sendable {
     /// Push frames queued to clients: frames × receiving connections.
     public let deliveries = Counter(
         "comet_deliveries_total", help: "push frames queued to connections")
+    /// Registrations with logic (first or refresh) that failed; the comet keeps trying.
+    public let registrationFailures = Counter(
+        "comet_registration_failures_total", help: "failed registrations with logic")
 
     public init() {}
 
@@ -52,6 +55,7 @@ public final class CometMetrics: Sendable {
             connectionsAccepted, connectionsClosed, authFailures, handshakeTimeouts,
             heartbeatTimeouts, protocolErrors, slowClientDisconnects, socketErrors,
             duplicateKeys, tlsHandshakeFailures, framesIn, repliesOut, deliveries,
+            registrationFailures,
         ]
         return counters.map { ($0.name, $0.help, $0.current) }
             + [(connections.name, connections.help, connections.current)]

@@ -26,6 +26,15 @@ public final class LogicMetrics: Sendable {
     /// HTTP requests answered with a 4xx status (bad input, unknown path, wrong method).
     public let rejectedRequests = Counter(
         "logic_rejected_requests", help: "HTTP API requests refused with a 4xx status")
+    /// Comet registrations accepted (first ones and refreshes).
+    public let cometRegistrations = Counter(
+        "logic_comet_registrations", help: "Comet registrations and refreshes accepted")
+    /// Comets dropped because they stopped refreshing their registration.
+    public let cometExpiries = Counter(
+        "logic_comet_expiries", help: "Comets dropped for not refreshing in time")
+    /// Sessions removed from the routers for an expired or restarted comet.
+    public let cometSessionsRemoved = Counter(
+        "logic_comet_sessions_removed", help: "Sessions removed for expired or restarted comets")
 
     public init() {}
 
@@ -33,7 +42,8 @@ public final class LogicMetrics: Sendable {
     public var all: [Counter] {
         [
             pushRequests, pushsRequests, pushAllRequests, pushRoomRequests, messagesPublished,
-            publishFailures, routerErrors, authRefusals, rejectedRequests,
+            publishFailures, routerErrors, authRefusals, rejectedRequests, cometRegistrations,
+            cometExpiries, cometSessionsRemoved,
         ]
     }
 }

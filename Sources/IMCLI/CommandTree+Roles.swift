@@ -111,8 +111,8 @@ extension CommandTree {
             --server-id.
 
             Job dials the address given by --rpc-advertise; by default that is the bound \
-            --rpc address, with 0.0.0.0 (or ::) replaced by 127.0.0.1, which only works when \
-            job runs on the same machine.
+            --rpc address, with 0.0.0.0 replaced by 127.0.0.1, which only works when job \
+            runs on the same machine.
 
             \(sharedSettingsNote)
             """,

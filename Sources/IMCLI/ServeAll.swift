@@ -102,7 +102,9 @@ struct DispatchQueueEnds: Sendable {
             let queue = MemoryQueue(capacity: configuration.queueCapacity)
             (publisher, consumer, memory, kafka) = (queue, queue, queue, nil)
         case .kafka(let url):
-            let ends = (publisher: try KafkaPublisher(url: url), consumer: try KafkaConsumer(url: url))
+            let ends = (
+                publisher: try KafkaPublisher(url: url), consumer: try KafkaConsumer(url: url)
+            )
             (publisher, consumer, memory, kafka) = (ends.publisher, ends.consumer, nil, ends)
         }
     }

@@ -70,7 +70,9 @@ enum ServeLifecycle {
     }
 
     /// Like `blocking`, for clean-up work whose outcome does not matter past the deadline.
-    static func blockingStop(timeout: Duration = stopTimeout, _ work: @escaping @Sendable () async -> Void) {
+    static func blockingStop(
+        timeout: Duration = stopTimeout, _ work: @escaping @Sendable () async -> Void
+    ) {
         _ = try? blocking(timeout: timeout) { await work() }
     }
 

@@ -229,7 +229,8 @@ import Testing
         #expect(usageError(command + ["--queue", "memory"]) == expected)
         #expect(
             usageError(command, environment: ["IMCTL_QUEUE": "memory"])?
-                .hasPrefix("Error: invalid value 'memory' in IMCTL_QUEUE: the memory queue") == true)
+                .hasPrefix("Error: invalid value 'memory' in IMCTL_QUEUE: the memory queue")
+                == true)
         #expect(
             usageError(command + ["--config", path])?
                 .hasPrefix("Error: \(path):1: invalid value 'memory' for 'queue'") == true)
@@ -276,7 +277,8 @@ import Testing
 
         #expect(comet.advertisedRPCAddress(bound: bound).description == "127.0.0.1:41000")
         #expect(comet.advertisedRPCAddress(bound: specific) == specific)
-        #expect(advertised.advertisedRPCAddress(bound: bound).description == "comet-7.internal:8092")
+        #expect(
+            advertised.advertisedRPCAddress(bound: bound).description == "comet-7.internal:8092")
     }
 
     @Test(arguments: [

@@ -18,7 +18,7 @@ let package = Package(
         .target(name: "IMCore", dependencies: ["COpenSSL"], swiftSettings: strict),
         .target(name: "IMNet", dependencies: ["IMCore", "CLinux", "CHTTPParser", "COpenSSL"], swiftSettings: strict),
         .target(name: "IMQueue", dependencies: ["IMCore", "CRdKafka"], swiftSettings: strict),
-        .target(name: "IMRouter", dependencies: ["IMCore"], swiftSettings: strict),
+        .target(name: "IMRouter", dependencies: ["IMCore", "IMNet"], swiftSettings: strict),
         .target(name: "IMJob", dependencies: ["IMCore", "IMQueue"], swiftSettings: strict),
         .target(name: "IMLogic", dependencies: ["IMCore", "IMNet", "IMQueue"], swiftSettings: strict),
         .target(name: "IMComet", dependencies: ["IMCore", "IMNet", "CLinux"], swiftSettings: strict),
@@ -37,7 +37,7 @@ let package = Package(
         .testTarget(name: "IMCoreTests", dependencies: ["IMCore", "IMTestKit"], swiftSettings: strict),
         .testTarget(name: "IMNetTests", dependencies: ["IMNet", "IMTestKit"], swiftSettings: strict),
         .testTarget(name: "IMQueueTests", dependencies: ["IMQueue", "IMTestKit"], swiftSettings: strict),
-        .testTarget(name: "IMRouterTests", dependencies: ["IMRouter", "IMTestKit"], swiftSettings: strict),
+        .testTarget(name: "IMRouterTests", dependencies: ["IMRouter", "IMNet", "IMTestKit"], swiftSettings: strict),
         .testTarget(name: "IMJobTests", dependencies: ["IMJob", "IMQueue"], swiftSettings: strict),
         .testTarget(name: "IMLogicTests", dependencies: ["IMLogic", "IMRouter", "IMQueue", "IMNet"], swiftSettings: strict),
         .testTarget(

@@ -4,7 +4,8 @@ public struct ParsedCommand: Sendable {
     public var path: [String]
     /// The matched command's grammar.
     public var spec: CommandSpec
-    /// Value options given on the command line, by long name; the last one given wins.
+    /// Value options given on the command line, by long name; the last one given wins, except
+    /// for a repeating option, whose values are joined with commas in the order given.
     public var values: [String: String] = [:]
     /// Flags given on the command line, by long name.
     public var flags: Set<String> = []
@@ -143,6 +144,9 @@ public struct ArgumentParser {
         if let problem = kind.problem(with: value) {
             throw UsageError(
                 "invalid value '\(value)' for option '\(label)': \(problem)", path: parsed.path)
+        }
+        if option.isRepeating, let earlier = parsed.values[option.long] {
+            value = earlier + "," + value
         }
         parsed.values[option.long] = value
     }

@@ -6,11 +6,17 @@ enum CommandHandlers {
     /// Handlers by command path joined with spaces (`"serve all"`).
     static let table: [String: Handler] = [
         "": { context throws(CommandError) in try version(context) },  // `imctl --version`
-        "serve all": { context throws(CommandError) in try serveAll(context) },
-        "serve comet": { context throws(CommandError) in try serveRole(context) },
-        "serve logic": { context throws(CommandError) in try serveRole(context) },
-        "serve router": { context throws(CommandError) in try serveRole(context) },
-        "serve job": { context throws(CommandError) in try serveRole(context) },
+        "serve all": { context throws(CommandError) in try serve(context, run: ServeAll.run) },
+        "serve comet": { context throws(CommandError) in
+            try serve(context, run: ServeRoles.comet)
+        },
+        "serve logic": { context throws(CommandError) in
+            try serve(context, run: ServeRoles.logic)
+        },
+        "serve router": { context throws(CommandError) in
+            try serve(context, run: ServeRoles.router)
+        },
+        "serve job": { context throws(CommandError) in try serve(context, run: ServeRoles.job) },
         "push": { context throws(CommandError) in try AdminCommands.push(context) },
         "pushs": { context throws(CommandError) in try AdminCommands.pushs(context) },
         "push-all": { context throws(CommandError) in try AdminCommands.pushAll(context) },
@@ -54,10 +60,13 @@ enum CommandHandlers {
         return IMCommandLine.ExitCode.success
     }
 
-    private static func serveAll(_ context: CommandContext) throws(CommandError) -> Int32 {
-        let configuration: ServeConfiguration
+    /// Resolves a serve command's settings, then prints them (`--print-config`) or serves.
+    private static func serve<Configuration: ServeSettings>(
+        _ context: CommandContext, run: (Configuration) -> Int32
+    ) throws(CommandError) -> Int32 {
+        let configuration: Configuration
         do {
-            configuration = try ServeConfiguration.resolve(
+            configuration = try Configuration.resolve(
                 context.command, environment: context.environment)
         } catch {
             throw .usage(error)
@@ -67,13 +76,6 @@ enum CommandHandlers {
             context.stdout.write(configuration.configFileText)
             return IMCommandLine.ExitCode.success
         }
-        return ServeAll.run(configuration)
-    }
-
-    private static func serveRole(_ context: CommandContext) throws(CommandError) -> Int32 {
-        let role = context.command.path.joined(separator: " ")
-        throw .failure(
-            "imctl \(role): the distributed mode is not available in this build; "
-                + "use 'imctl serve all'")
+        return run(configuration)
     }
 }

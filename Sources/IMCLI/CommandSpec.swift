@@ -119,11 +119,14 @@ public struct OptionSpec: Sendable {
     public var isConfigKey: Bool
     /// Whether the command is a usage error without it (no env or default applies).
     public var isRequired: Bool
+    /// Whether the option may be given several times. The values are joined with commas, so
+    /// the environment variable and the config key take the same comma-separated list.
+    public var isRepeating: Bool
 
     public init(
         long: String, short: Character? = nil, valueName: String? = nil, kind: OptionKind,
         abstract: String, defaultValue: String? = nil, environment: String? = nil,
-        isConfigKey: Bool = false, isRequired: Bool = false
+        isConfigKey: Bool = false, isRequired: Bool = false, isRepeating: Bool = false
     ) {
         self.long = long
         self.short = short
@@ -134,6 +137,7 @@ public struct OptionSpec: Sendable {
         self.environment = environment
         self.isConfigKey = isConfigKey
         self.isRequired = isRequired
+        self.isRepeating = isRepeating
     }
 
     /// Whether the option takes a value (as opposed to a flag).

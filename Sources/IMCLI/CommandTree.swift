@@ -126,6 +126,9 @@ extension CommandTree {
             "room-window", "duration", .duration, "1s",
             "How long job coalesces room messages after the first one went out."),
         serveOption(
+            "queue", "url", .string, "memory",
+            "Where logic publishes and job consumes: memory, or kafka://HOST:PORT/TOPIC."),
+        serveOption(
             "queue-capacity", "n", .integer, "65536",
             "Dispatch messages the memory queue holds before logic answers 503."),
         serveOption(
@@ -141,7 +144,7 @@ extension CommandTree {
     ]
 
     /// A `serve` setting: settable by flag, `IMCTL_*` variable and config file.
-    private static func serveOption(
+    static func serveOption(
         _ long: String, _ valueName: String, _ kind: ValueKind, _ defaultValue: String,
         _ abstract: String
     ) -> OptionSpec {
@@ -151,8 +154,8 @@ extension CommandTree {
             isConfigKey: true)
     }
 
-    /// A `serve all` setting with no default: off or absent unless given.
-    private static func optionalServeOption(
+    /// A `serve` setting with no default: off or absent unless given.
+    static func optionalServeOption(
         _ long: String, _ valueName: String, _ kind: ValueKind, _ abstract: String
     ) -> OptionSpec {
         OptionSpec(
@@ -189,17 +192,8 @@ extension CommandTree {
                     in the config-file syntax.
                     """,
                 options: serveAllOptions),
-            roleCommand("comet", "Run the comet role: client connections and their pushes."),
-            roleCommand("logic", "Run the logic role: the HTTP push API and authentication."),
-            roleCommand("router", "Run the router role: the session table."),
-            roleCommand("job", "Run the job role: hands queued pushes to the comets."),
+            serveComet, serveLogic, serveRouter, serveJob,
         ])
-
-    private static func roleCommand(_ name: String, _ abstract: String) -> CommandSpec {
-        CommandSpec(
-            name: name, abstract: abstract,
-            discussion: "Distributed mode; not available in this build (use 'imctl serve all').")
-    }
 
     static let push = CommandSpec(
         name: "push",

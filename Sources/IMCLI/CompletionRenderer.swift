@@ -353,7 +353,8 @@ private struct ZshCompletion {
         if let kind = option.valueKind {
             tail += ":\(Self.message(option.valueName ?? "value")):\(action(kind))"
         }
-        let long = "--\(option.long)" + (option.takesValue ? "=" : "")
+        let repeats = option.isRepeating ? "*" : ""
+        let long = repeats + "--\(option.long)" + (option.takesValue ? "=" : "")
         guard let short = option.short else { return Self.quoted(long + tail) }
 
         let exclusions = Self.quoted("(-\(short) --\(option.long))")

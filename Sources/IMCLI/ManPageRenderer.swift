@@ -6,7 +6,7 @@
 /// (the date is `date`, not today), so the checked-in pages can be compared with it.
 public struct ManPageRenderer: Sendable {
     /// The `.Dd` date of every page; change it when the pages change in substance.
-    public static let date = "December 3, 2026"
+    public static let date = "December 4, 2026"
 
     public let root: CommandSpec
 

@@ -8,54 +8,24 @@ import IMQueue
 import IMRouter
 
 /// `imctl serve all`: comet, logic, router and job in one process, joined by in-process calls
-/// and the memory queue — no internal sockets. Runs in the foreground until SIGINT or SIGTERM,
-/// then stops accepting, closes the clients and exits 0.
+/// and the memory queue — no internal sockets (with `--queue kafka://...`, logic and job go
+/// through Kafka instead). Runs in the foreground until SIGINT or SIGTERM, then stops
+/// accepting, closes the clients and exits 0.
 enum ServeAll {
-    static let logger = Logger(label: "imctl")
-
     static func run(_ configuration: ServeConfiguration) -> Int32 {
-        Logger.configure(level: configuration.logLevel)
-        signal(SIGPIPE, SIG_IGN)
-        unblockStopSignals()
-        let stop = StopSignal.processSignals()
-
-        let server: EmbeddedServer
-        do {
-            server = try EmbeddedServer(configuration)
-        } catch {
-            logger.error("cannot start: \(error)")
-            return 1
+        ServeLifecycle.run(
+            role: "all", logLevel: configuration.logLevel,
+            fields: ["server-id": "\(configuration.serverID)"]
+        ) {
+            try EmbeddedServer(configuration)
         }
-        logger.info("serving", ["pid": "\(getpid())", "server-id": "\(configuration.serverID)"])
-
-        waitUntilTriggered(stop)
-        logger.info("stopping")
-        server.stop()
-        logger.info("stopped")
-        return 0
-    }
-
-    /// A parent may start us with SIGINT and SIGTERM blocked (threads of libdispatch block
-    /// signals, and a child inherits the mask of the thread that spawned it); unblock them so
-    /// the handler runs. Threads started later inherit this mask.
-    private static func unblockStopSignals() {
-        var signals = sigset_t()
-        sigemptyset(&signals)
-        sigaddset(&signals, SIGINT)
-        sigaddset(&signals, SIGTERM)
-        pthread_sigmask(SIG_UNBLOCK, &signals, nil)
-    }
-
-    private static func waitUntilTriggered(_ stop: StopSignal) {
-        var descriptor = pollfd(fd: stop.fd, events: Int16(POLLIN), revents: 0)
-        while poll(&descriptor, 1, -1) <= 0 {}
     }
 }
 
 /// The four roles and their listeners, wired in-process.
-final class EmbeddedServer: Sendable {
+final class EmbeddedServer: ServingProcess {
     private let group: EventLoopGroup
-    private let queue: MemoryQueue
+    private let queue: DispatchQueueEnds
     private let comet: Comet
     private let http: HTTPServer
     private let jobTask: Task<Void, Never>
@@ -63,68 +33,35 @@ final class EmbeddedServer: Sendable {
     let registry = MetricsRegistry()
 
     init(_ configuration: ServeConfiguration) throws {
-        let loopCount = configuration.loopCount == 0 ? System.coreCount : configuration.loopCount
-        group = try EventLoopGroup(loopCount: loopCount)
+        group = try EventLoopGroup(loopCount: configuration.effectiveLoopCount)
         group.start()
 
-        queue = MemoryQueue(capacity: configuration.queueCapacity)
+        do {
+            queue = try DispatchQueueEnds(configuration.queue.url, configuration: configuration)
+        } catch {
+            group.shutdown()
+            throw error
+        }
         let logic = Logic(
-            routers: try RouterSet([(name: "1", client: Router())]), publisher: queue,
+            routers: try RouterSet([(name: "1", client: Router())]), publisher: queue.publisher,
             registry: registry)
         comet = Comet(group: group, logic: logic, configuration: configuration.comet)
         http = HTTPServer(group: group, configuration: configuration.http, handler: logic)
 
         let job = Job(
-            consumer: queue, comets: SingleCometDirectory(comet: comet),
+            consumer: queue.consumer, comets: SingleCometDirectory(comet: comet),
             configuration: configuration.job)
         registry.register(comet.metrics.all + job.metrics.all + queue.metrics)
         registry.register(http.metrics.all + IMNetMetrics.all)
-        jobTask = Task { await Self.runJob(job) }
+        jobTask = Task { await runJob(job) }
 
         do {
-            try listen(configuration)
+            try configuration.listenForClients(on: comet)
+            let httpAddress = configuration.httpAddress
+            try http.start(host: httpAddress.host, port: httpAddress.port)
         } catch {
             stop()
             throw error
-        }
-    }
-
-    private func listen(_ configuration: ServeConfiguration) throws {
-        let tcp = configuration.tcpAddress
-        try comet.listenTCP(host: tcp.host, port: tcp.port)
-
-        let webSocket = configuration.webSocketAddress
-        try comet.listenWebSocket(host: webSocket.host, port: webSocket.port)
-
-        try listenTLS(configuration)
-
-        let httpAddress = configuration.httpAddress
-        try http.start(host: httpAddress.host, port: httpAddress.port)
-    }
-
-    /// The optional TLS listeners share one context, built from the files now: a missing file
-    /// or bad PEM fails the start with `TLSError`, whose message names the file.
-    private func listenTLS(_ configuration: ServeConfiguration) throws {
-        guard configuration.servesTLS,
-            let certificate = configuration.tlsCertificateFile,
-            let key = configuration.tlsKeyFile
-        else { return }
-
-        let context = try TLSContext(certificateChainFile: certificate, privateKeyFile: key)
-        if let address = configuration.tcpTLSAddress {
-            try comet.listenTCP(host: address.host, port: address.port, tls: context)
-        }
-        if let address = configuration.webSocketTLSAddress {
-            try comet.listenWebSocket(host: address.host, port: address.port, tls: context)
-        }
-    }
-
-    private static func runJob(_ job: Job) async {
-        do {
-            try await job.run()
-        } catch is CancellationError {
-        } catch {
-            ServeAll.logger.error("job stopped: \(error)")
         }
     }
 
@@ -132,19 +69,65 @@ final class EmbeddedServer: Sendable {
     /// stops the loops. Each wait inside is bounded.
     func stop() {
         http.stop()
-        let done = DispatchSemaphore(value: 0)
         let comet = self.comet
         let queue = self.queue
         let jobTask = self.jobTask
-        Task {
+        ServeLifecycle.blockingStop {
             await comet.shutdown()
-            queue.close()
+            queue.closeBeforeJobStops()
             jobTask.cancel()
             _ = await jobTask.value
-            done.signal()
         }
-        _ = done.wait(timeout: .now() + 10)
+        queue.closeAfterJobStopped()
         group.shutdown()
+    }
+}
+
+/// Runs a job until it is cancelled or its queue ends; other failures are logged.
+func runJob(_ job: Job) async {
+    do {
+        try await job.run()
+    } catch is CancellationError {
+    } catch {
+        ServeLifecycle.logger.error("job stopped: \(error)")
+    }
+}
+
+/// Both ends of `serve all`'s dispatch queue: one memory queue, or a Kafka publisher and
+/// consumer on the same URL.
+struct DispatchQueueEnds: Sendable {
+    let publisher: any DispatchPublisher
+    let consumer: any DispatchConsumer
+    private let memory: MemoryQueue?
+    private let kafka: (publisher: KafkaPublisher, consumer: KafkaConsumer)?
+
+    init(_ url: QueueURL, configuration: ServeConfiguration) throws {
+        switch url {
+        case .memory:
+            let queue = MemoryQueue(capacity: configuration.queueCapacity)
+            (publisher, consumer, memory, kafka) = (queue, queue, queue, nil)
+        case .kafka(let url):
+            let ends = (
+                publisher: try KafkaPublisher(url: url), consumer: try KafkaConsumer(url: url)
+            )
+            (publisher, consumer, memory, kafka) = (ends.publisher, ends.consumer, nil, ends)
+        }
+    }
+
+    /// The counters of whichever queue this is.
+    var metrics: [any Metric] {
+        memory?.metrics ?? ((kafka?.publisher.metrics ?? []) + (kafka?.consumer.metrics ?? []))
+    }
+
+    /// The memory queue ends: job hands on what it holds and returns.
+    func closeBeforeJobStops() {
+        memory?.close()
+    }
+
+    /// Kafka's clients close once job is done with them (the consumer commits what job handled).
+    func closeAfterJobStopped() {
+        kafka?.consumer.close(leaveTimeout: .seconds(5))
+        kafka?.publisher.close(flushTimeout: .seconds(5))
     }
 }
 
@@ -160,23 +143,20 @@ struct SingleCometDirectory: CometDirectory {
 }
 
 extension ServeConfiguration {
-    var comet: CometConfiguration {
-        CometConfiguration().with {
-            $0.serverID = serverID
-            $0.handshakeTimeout = handshakeTimeout
-            $0.heartbeatTimeout = heartbeatTimeout
-            $0.maxBodySize = maxFrameBody
-            $0.outboundLimit = outboundLimit
-            $0.writeTimeout = writeTimeout
-        }
-    }
-
     var http: HTTPServer.Configuration {
         HTTPServer.Configuration().with { $0.maxBodySize = httpMaxBody }
     }
 
     var job: JobConfiguration {
-        JobConfiguration(
-            roomBatchSize: roomBatch, roomBatchWindow: roomWindow, roomQueueLimit: max(80, 2 * roomBatch))
+        JobConfiguration(roomBatch: roomBatch, roomWindow: roomWindow)
+    }
+}
+
+extension JobConfiguration {
+    /// Job's settings from the CLI; the room queue holds at least two batches.
+    init(roomBatch: Int, roomWindow: Duration) {
+        self.init(
+            roomBatchSize: roomBatch, roomBatchWindow: roomWindow,
+            roomQueueLimit: max(80, 2 * roomBatch))
     }
 }

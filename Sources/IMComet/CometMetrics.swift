@@ -80,6 +80,9 @@ public final class CometMetrics: Sendable {
     /// Push frames queued to clients: frames × receiving connections.
     public let deliveries = Counter(
         "imctl_comet_deliveries_total", help: "push frames queued to client connections")
+    /// Registrations with logic (first or refresh) that failed; the comet keeps trying.
+    public let registrationFailures = Counter(
+        "imctl_comet_registration_failures_total", help: "failed registrations with logic")
 
     public init() {}
 
@@ -100,7 +103,7 @@ public final class CometMetrics: Sendable {
         let counters: [any Metric] = [
             connectionsClosed, authFailures, handshakeTimeouts, heartbeatTimeouts,
             protocolErrors, slowClientDisconnects, socketErrors, duplicateKeys,
-            tlsHandshakeFailures, framesIn, repliesOut, deliveries,
+            tlsHandshakeFailures, framesIn, repliesOut, deliveries, registrationFailures,
         ]
         return connectionsAccepted + connections + counters
     }

@@ -124,3 +124,58 @@ public enum QueueError: Error, Sendable, Equatable {
     /// The queue is closed or the broker is unreachable.
     case unavailable(String)
 }
+
+/// A comet's registration with logic (RPC method 203), sent when the comet starts and then
+/// every few seconds to keep it from expiring.
+public struct CometRegistration: Sendable, Equatable {
+    public var server: ServerID
+    /// The "host:port" of the comet's RPC server, which job dials.
+    public var rpcAddress: String
+    /// Authenticated connections on the comet now.
+    public var online: Int
+    /// True for the first registration of a comet process: logic then removes the sessions
+    /// an earlier process with the same server id left on the routers.
+    public var fresh: Bool
+
+    public init(server: ServerID, rpcAddress: String, online: Int, fresh: Bool) {
+        self.server = server
+        self.rpcAddress = rpcAddress
+        self.online = online
+        self.fresh = fresh
+    }
+}
+
+/// A comet job can reach: its server id and the address of its RPC server.
+public struct CometMember: Sendable, Hashable {
+    public var server: ServerID
+    public var rpcAddress: String
+
+    public init(server: ServerID, rpcAddress: String) {
+        self.server = server
+        self.rpcAddress = rpcAddress
+    }
+}
+
+/// The registered comets at one generation of logic's comet table.
+public struct CometList: Sendable, Equatable {
+    /// Changes whenever a comet is added, removed or moves to another RPC address.
+    public var generation: UInt64
+    /// Sorted by server id.
+    public var comets: [CometMember]
+
+    public init(generation: UInt64, comets: [CometMember]) {
+        self.generation = generation
+        self.comets = comets
+    }
+}
+
+/// Which comets exist. Logic keeps the table; comets register and refresh, job follows it.
+public protocol CometRegistry: Sendable {
+    /// Adds or refreshes a comet (see `CometRegistration.fresh`).
+    func register(_ registration: CometRegistration) async throws
+
+    /// The registered comets. Long poll: while logic's generation still equals `generation`,
+    /// the answer waits until the set changes or `wait` passes (at most 2 s, so it stays under
+    /// the 3 s RPC timeout). Pass 0 to get the current list at once.
+    func comets(after generation: UInt64, wait: Duration) async throws -> CometList
+}

@@ -10,11 +10,13 @@ import Synchronization
 ///   (`broadcastRoom(_:bodies:)`); a comet ignores rooms it has no members in. Unlike goim,
 ///   job keeps no room → comet map, so a room's first member never misses messages.
 ///
-/// Delivery: `multiple` and `broadcast` calls are awaited by the consumer, one comet after the
-/// other, which keeps their order and lets a slow comet push back on the queue. Room batches
-/// are sent by each room's own sender task, also one comet after the other; a slow comet thus
-/// slows only the rooms that have batches on their way, and in-process comet calls return as
-/// soon as the frames are queued. A failing comet call is counted and logged, never fatal.
+/// Delivery: `multiple` and `broadcast` calls are awaited by the consumer, which keeps their
+/// order and lets a slow comet push back on the queue. Room batches are sent by each room's own
+/// sender task; a slow comet thus slows only the rooms that have batches on their way, and
+/// in-process comet calls return as soon as the frames are queued. A broadcast or room batch
+/// goes to every comet the directory knows at that moment, to all of them at once, and the
+/// next one waits until each has answered, which keeps the order per comet. A failing comet
+/// call is counted and logged, never fatal, and the other comets still get the message.
 public final class Job: Sendable {
     public let configuration: JobConfiguration
     public let metrics = JobMetrics()
@@ -113,13 +115,7 @@ public final class Job: Sendable {
     }
 
     private func broadcast(_ body: [UInt8]) async {
-        for comet in comets.allComets() {
-            do {
-                try await comet.broadcast(bodies: [body])
-            } catch {
-                cometCallFailed(comet, call: "broadcast", error)
-            }
-        }
+        await forEachComet(call: "broadcast") { try await $0.broadcast(bodies: [body]) }
     }
 
     private func enqueueRoomMessage(_ message: DispatchMessage) async {
@@ -139,14 +135,40 @@ public final class Job: Sendable {
     }
 
     private func deliverRoomBatch(_ bodies: [[UInt8]], to room: RoomID) async {
-        for comet in comets.allComets() {
-            do {
-                try await comet.broadcastRoom(room, bodies: bodies)
-            } catch {
-                cometCallFailed(comet, call: "broadcast_room", error)
-            }
+        await forEachComet(call: "broadcast_room") {
+            try await $0.broadcastRoom(room, bodies: bodies)
         }
         metrics.roomBatches.increment()
+    }
+
+    /// Makes `call` on every comet known now, all at once, and returns when each has answered
+    /// or failed: a slow or unreachable comet delays the others' copy by nothing, and the
+    /// next message of this sender by at most its RPC timeout. A failure is counted, logged
+    /// and does not stop the calls to the other comets.
+    private func forEachComet(
+        call: String, _ body: @escaping @Sendable (any CometClient) async throws -> Void
+    ) async {
+        let targets = comets.allComets()
+        if targets.count == 1, let comet = targets.first {
+            await callComet(comet, call: call, body)
+            return
+        }
+        await withDiscardingTaskGroup { group in
+            for comet in targets {
+                group.addTask { await self.callComet(comet, call: call, body) }
+            }
+        }
+    }
+
+    private func callComet(
+        _ comet: any CometClient, call: String,
+        _ body: @Sendable (any CometClient) async throws -> Void
+    ) async {
+        do {
+            try await body(comet)
+        } catch {
+            cometCallFailed(comet, call: call, error)
+        }
     }
 
     private func cometCallFailed(_ comet: any CometClient, call: String, _ error: any Error) {

@@ -5,8 +5,9 @@ import Synchronization
 /// The logic role: authenticates connections for comets and records them on the user's router,
 /// and serves goim's HTTP push API (`handle(_:)`), turning pushes into dispatch messages.
 ///
-/// Stateless apart from its counters: every answer comes from the routers and the queue, so
-/// several logic processes may serve the same routers.
+/// Sessions live on the routers and messages go to the queue; logic itself keeps only its
+/// counters and the table of registered comets (`Logic+Comets.swift`), which comets rebuild
+/// by refreshing after a logic restart.
 public final class Logic: LogicClient, HTTPHandler {
     public let routers: RouterSet
     public let metrics = LogicMetrics()
@@ -17,6 +18,8 @@ public final class Logic: LogicClient, HTTPHandler {
     let publisher: any DispatchPublisher
     let authenticator: any Authenticator
     let configuration: LogicConfiguration
+    /// The registered comets (`Logic+Comets.swift`).
+    let cometTable = CometTable()
     let logger = Logger(label: "logic")
     /// Queue and router failures come one per request; a dead router must not flood the log.
     let warnings = RateLimitedLogger(logger: Logger(label: "logic"))
@@ -26,7 +29,7 @@ public final class Logic: LogicClient, HTTPHandler {
     ///   - publisher: the dispatch queue to job.
     ///   - authenticator: token → identity; default: goim's decimal tokens plus
     ///     `{"mid":..,"room":..}`.
-    ///   - configuration: HTTP API limits.
+    ///   - configuration: HTTP API limits and the comet expiry.
     ///   - registry: where this logic's metrics are registered and what `GET /metrics`
     ///     serves; default: a registry of its own.
     public init(

@@ -53,6 +53,16 @@ public final class LogicMetrics: Sendable {
     /// HTTP requests answered with a 4xx status (bad input, unknown path, wrong method).
     public let rejectedRequests = Counter(
         "imctl_logic_rejected_requests_total", help: "HTTP API requests refused with a 4xx status")
+    /// Comet registrations accepted (first ones and refreshes).
+    public let cometRegistrations = Counter(
+        "imctl_logic_comet_registrations_total", help: "comet registrations and refreshes accepted")
+    /// Comets dropped because they stopped refreshing their registration.
+    public let cometExpiries = Counter(
+        "imctl_logic_comet_expiries_total", help: "comets dropped for not refreshing in time")
+    /// Sessions removed from the routers for an expired or restarted comet.
+    public let cometSessionsRemoved = Counter(
+        "imctl_logic_comet_sessions_removed_total",
+        help: "sessions removed for expired or restarted comets")
 
     public init() {}
 
@@ -66,6 +76,7 @@ public final class LogicMetrics: Sendable {
     public var all: [any Metric] {
         let counters: [any Metric] = [
             messagesPublished, publishFailures, routerErrors, authRefusals, rejectedRequests,
+            cometRegistrations, cometExpiries, cometSessionsRemoved,
         ]
         return pushes + counters + pushLatencies
     }

@@ -43,3 +43,47 @@ extension ConnectResult: RPCCodable {
         self.init(key: key, room: try decoder.decode(RoomID?.self))
     }
 }
+
+/// `server` (Int32), `rpcAddress` (String), `online` (Int), `fresh` (Bool).
+extension CometRegistration: RPCCodable {
+    public func encode(to encoder: inout RPCEncoder) {
+        encoder.writeInt32(server)
+        encoder.writeString(rpcAddress)
+        encoder.encode(online)
+        encoder.writeBool(fresh)
+    }
+
+    public init(from decoder: inout RPCDecoder) throws(RPCDecodingError) {
+        let server = try decoder.readInt32()
+        let rpcAddress = try decoder.readString()
+        let online = try decoder.decode(Int.self)
+        self.init(
+            server: server, rpcAddress: rpcAddress, online: online, fresh: try decoder.readBool())
+    }
+}
+
+/// `server` (Int32), `rpcAddress` (String).
+extension CometMember: RPCCodable {
+    public func encode(to encoder: inout RPCEncoder) {
+        encoder.writeInt32(server)
+        encoder.writeString(rpcAddress)
+    }
+
+    public init(from decoder: inout RPCDecoder) throws(RPCDecodingError) {
+        let server = try decoder.readInt32()
+        self.init(server: server, rpcAddress: try decoder.readString())
+    }
+}
+
+/// `generation` (UInt64), `comets` ([CometMember]).
+extension CometList: RPCCodable {
+    public func encode(to encoder: inout RPCEncoder) {
+        encoder.encode(generation)
+        encoder.encode(comets)
+    }
+
+    public init(from decoder: inout RPCDecoder) throws(RPCDecodingError) {
+        let generation = try decoder.decode(UInt64.self)
+        self.init(generation: generation, comets: try decoder.decode([CometMember].self))
+    }
+}

@@ -8,7 +8,7 @@
 /// | `UInt8` | 1 |
 /// | `Bool` | 1: 0 or 1 (anything else is an error) |
 /// | `Int32`, `UInt32` | 4 |
-/// | `Int64`, `Int` | 8 (`Int` travels as `Int64`) |
+/// | `Int64`, `UInt64`, `Int` | 8 (`Int` travels as `Int64`) |
 /// | `String` | UInt32 byte count, then UTF-8 (validated when decoding) |
 /// | `[UInt8]` | UInt32 byte count, then the raw bytes (no per-byte overhead) |
 /// | `[T]` | UInt32 element count, then each element |
@@ -279,6 +279,15 @@ extension Int64: RPCCodable {
     public func encode(to encoder: inout RPCEncoder) { encoder.writeInt64(self) }
     public init(from decoder: inout RPCDecoder) throws(RPCDecodingError) {
         self = try decoder.readInt64()
+    }
+}
+
+extension UInt64: RPCCodable {
+    public func encode(to encoder: inout RPCEncoder) {
+        encoder.writeInt64(Int64(bitPattern: self))
+    }
+    public init(from decoder: inout RPCDecoder) throws(RPCDecodingError) {
+        self = UInt64(bitPattern: try decoder.readInt64())
     }
 }
 

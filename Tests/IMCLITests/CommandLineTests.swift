@@ -61,13 +61,12 @@ import Testing
     }
 
     @Test(arguments: ["comet", "logic", "router", "job"])
-    func distributedRolesAreNotAvailableYet(role: String) {
-        let result = imctl(["serve", role])
+    func distributedRolesPrintTheirConfiguration(role: String) {
+        let result = imctl(["serve", role, "--print-config"])
 
-        #expect(result.status == 1)
-        #expect(
-            result.stderr == "Error: imctl serve \(role): the distributed mode is not available "
-                + "in this build; use 'imctl serve all'\n")
+        #expect(result.status == 0)
+        #expect(result.stderr.isEmpty)
+        #expect(result.stdout.hasSuffix("loops = 0\nlog-level = info\n"))
     }
 
     @Test func helpForAnUnknownCommandIsAUsageError() {

@@ -100,6 +100,7 @@ import Testing
                 http-max-body = 1MiB
                 room-batch = 40
                 room-window = 1s
+                queue = memory
                 queue-capacity = 65536
                 log-level = debug
 

@@ -211,6 +211,21 @@ import Testing
         await harness.stop()
     }
 
+    @Test func aSlowCometDoesNotHoldBackAnotherCometsCopyOfARoomBatch() async throws {
+        let gate = Gate()
+        let slow = FakeComet(serverID: 1, gate: gate)
+        let harness = JobHarness(comets: [slow, FakeComet(serverID: 2)])
+
+        try harness.queue.publish(.broadcastRoom(4, body: body(1), ensure: false))
+
+        #expect(await eventually { harness.comets[1].roomBatches(4) == [[body(1)]] })
+        #expect(gate.waiting == 1)
+        #expect(slow.roomBatches(4).isEmpty)
+        gate.open()
+        #expect(await eventually { slow.roomBatches(4) == [[body(1)]] })
+        await harness.stop()
+    }
+
     @Test func overflowWithoutEnsureIsDroppedAndCounted() async throws {
         let gate = Gate()
         let configuration = JobConfiguration(

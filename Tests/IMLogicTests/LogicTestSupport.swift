@@ -36,6 +36,8 @@ final class SwitchableRouter: RouterClient {
 
     func goDown() { state.withLock { $0.isDown = true } }
 
+    func comeBack() { state.withLock { $0.isDown = false } }
+
     private func checkUp() throws {
         if state.withLock({ $0.isDown }) { throw RouterDown() }
     }

@@ -18,10 +18,10 @@ _imctl_options() {
         '') echo '--version --help' ;;
         'serve') echo '--help' ;;
         'serve all') echo '--tcp --ws --tcp-tls --wss --tls-cert --tls-key --http --server-id --loops --handshake-timeout --heartbeat-timeout --max-frame-body --outbound-limit --write-timeout --http-max-body --room-batch --room-window --queue --queue-capacity --log-level --config --print-config --help' ;;
-        'serve comet') echo '--server-id --tcp --ws --tcp-tls --wss --tls-cert --tls-key --rpc --rpc-advertise --logic-rpc --register-interval --handshake-timeout --heartbeat-timeout --max-frame-body --outbound-limit --write-timeout --loops --log-level --config --print-config --help' ;;
+        'serve comet') echo '--server-id --tcp --ws --tcp-tls --wss --tls-cert --tls-key --rpc --rpc-advertise --logic-rpc --register-interval --handshake-timeout --heartbeat-timeout --max-frame-body --outbound-limit --write-timeout --metrics --loops --log-level --config --print-config --help' ;;
         'serve logic') echo '--http --rpc --router --queue --publish-timeout --comet-expiry --http-max-body --loops --log-level --config --print-config --help' ;;
-        'serve router') echo '--rpc --loops --log-level --config --print-config --help' ;;
-        'serve job') echo '--queue --logic-rpc --room-batch --room-window --loops --log-level --config --print-config --help' ;;
+        'serve router') echo '--rpc --metrics --loops --log-level --config --print-config --help' ;;
+        'serve job') echo '--queue --logic-rpc --room-batch --room-window --metrics --loops --log-level --config --print-config --help' ;;
         'push') echo '--uid --logic --json --help' ;;
         'pushs') echo '--uids --logic --json --help' ;;
         'push-all') echo '--logic --json --help' ;;
@@ -76,6 +76,7 @@ _imctl_value_kind() {
         'serve comet --max-frame-body') echo text ;;
         'serve comet --outbound-limit') echo text ;;
         'serve comet --write-timeout') echo text ;;
+        'serve comet --metrics') echo text ;;
         'serve comet --loops') echo text ;;
         'serve comet --log-level') echo 'choice trace debug info warning error' ;;
         'serve comet --config') echo file ;;
@@ -90,6 +91,7 @@ _imctl_value_kind() {
         'serve logic --log-level') echo 'choice trace debug info warning error' ;;
         'serve logic --config') echo file ;;
         'serve router --rpc') echo text ;;
+        'serve router --metrics') echo text ;;
         'serve router --loops') echo text ;;
         'serve router --log-level') echo 'choice trace debug info warning error' ;;
         'serve router --config') echo file ;;
@@ -97,6 +99,7 @@ _imctl_value_kind() {
         'serve job --logic-rpc') echo text ;;
         'serve job --room-batch') echo text ;;
         'serve job --room-window') echo text ;;
+        'serve job --metrics') echo text ;;
         'serve job --loops') echo text ;;
         'serve job --log-level') echo 'choice trace debug info warning error' ;;
         'serve job --config') echo file ;;

@@ -23,6 +23,11 @@ extension CommandTree {
         serveOption("rpc", "host:port", .address, defaultValue, abstract)
     }
 
+    /// `--metrics`: the roles without an HTTP API of their own serve /metrics and /healthz here.
+    static let metricsOption = optionalServeOption(
+        "metrics", "host:port", .address,
+        "Address for GET /metrics (Prometheus) and /healthz; off unless given.")
+
     static let logicRPCOption = serveOption(
         "logic-rpc", "host:port", .address, "127.0.0.1:7170", "Logic's internal RPC address.")
 
@@ -46,8 +51,9 @@ extension CommandTree {
 
             \(sharedSettingsNote)
             """,
-        options: [rpcOption("127.0.0.1:7270", "Address of the internal RPC for logic.")]
-            + processOptions)
+        options: [
+            rpcOption("127.0.0.1:7270", "Address of the internal RPC for logic."), metricsOption,
+        ] + processOptions)
 
     static let serveLogic = CommandSpec(
         name: "logic",
@@ -97,7 +103,7 @@ extension CommandTree {
             """,
         options: [
             kafkaQueueOption, logicRPCOption, serveAllOption("room-batch"),
-            serveAllOption("room-window"),
+            serveAllOption("room-window"), metricsOption,
         ] + processOptions)
 
     static let serveComet = CommandSpec(
@@ -130,6 +136,6 @@ extension CommandTree {
                 "How often the comet refreshes its registration with logic."),
             serveAllOption("handshake-timeout"), serveAllOption("heartbeat-timeout"),
             serveAllOption("max-frame-body"), serveAllOption("outbound-limit"),
-            serveAllOption("write-timeout"),
+            serveAllOption("write-timeout"), metricsOption,
         ] + processOptions)
 }

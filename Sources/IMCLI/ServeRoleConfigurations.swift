@@ -6,6 +6,8 @@ import IMQueue
 public struct RouterServeConfiguration: Sendable, Equatable, ProcessSettings {
     /// Listener for logic's calls. Default `127.0.0.1:7270`.
     public var rpcAddress: SocketAddress
+    /// Listener for /metrics and /healthz; off (nil) unless given.
+    public var metricsAddress: SocketAddress?
     public var loopCount: Int
     public var logLevel: Logger.Level
 
@@ -20,7 +22,8 @@ public struct RouterServeConfiguration: Sendable, Equatable, ProcessSettings {
     private static let defaults = withDefaults()
     static let commandPath = ["serve", "router"]
     static let settings: [ServeSetting<Self>] =
-        [.address("rpc", \.rpcAddress)] + processSettings
+        [.address("rpc", \.rpcAddress), .optionalAddress("metrics", \.metricsAddress)]
+        + processSettings
 }
 
 /// One `--router NAME=HOST:PORT`.
@@ -147,6 +150,8 @@ public struct JobServeConfiguration: Sendable, Equatable, ProcessSettings {
     public var logicRPCAddress: SocketAddress
     public var roomBatch: Int
     public var roomWindow: Duration
+    /// Listener for /metrics and /healthz; off (nil) unless given.
+    public var metricsAddress: SocketAddress?
     public var loopCount: Int
     public var logLevel: Logger.Level
 
@@ -168,6 +173,7 @@ public struct JobServeConfiguration: Sendable, Equatable, ProcessSettings {
         .address("logic-rpc", \.logicRPCAddress),
         .integer("room-batch", \.roomBatch, 1...100_000),
         .duration("room-window", \.roomWindow),
+        .optionalAddress("metrics", \.metricsAddress),
     ] + processSettings
 }
 
@@ -195,6 +201,8 @@ public struct CometServeConfiguration: Sendable, Equatable, ProcessSettings,
     public var maxFrameBody: Int
     public var outboundLimit: Int
     public var writeTimeout: Duration
+    /// Listener for /metrics and /healthz; off (nil) unless given.
+    public var metricsAddress: SocketAddress?
     public var loopCount: Int
     public var logLevel: Logger.Level
 
@@ -223,6 +231,7 @@ public struct CometServeConfiguration: Sendable, Equatable, ProcessSettings,
         .optionalAddress("rpc-advertise", \.rpcAdvertiseAddress),
         .address("logic-rpc", \.logicRPCAddress),
         .duration("register-interval", \.registerInterval),
+        .optionalAddress("metrics", \.metricsAddress),
     ]
 
     func validate(path: [String]) throws(UsageError) {

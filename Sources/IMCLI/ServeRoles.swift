@@ -45,6 +45,19 @@ enum ServeRoles {
             "\(role) listening", ["address": "\(address)", "proto": proto])
     }
 
+    /// Serves `registry` and `health` on `address` (`--metrics`), when one was given.
+    static func startMetrics(
+        _ role: String, on address: SocketAddress?, group: EventLoopGroup,
+        registry: MetricsRegistry, health: @escaping MetricsServer.HealthCheck = { nil }
+    ) throws -> MetricsServer? {
+        guard let address else { return nil }
+        let server = MetricsServer(group: group, registry: registry, health: health)
+        registry.register(server.metrics.all + IMNetMetrics.all)
+        let bound = try server.start(host: address.host, port: address.port)
+        logListening(role, proto: "metrics", bound)
+        return server
+    }
+
     /// Starts `group` with the configured loop count.
     static func startedGroup(_ configuration: some ProcessSettings) throws -> EventLoopGroup {
         let group = try EventLoopGroup(loopCount: configuration.effectiveLoopCount)
@@ -76,6 +89,7 @@ struct ServeStartError: Error, CustomStringConvertible {
 final class RouterProcess: ServingProcess {
     private let group: EventLoopGroup
     private let server: RPCServer
+    private let metricsServer = Mutex<MetricsServer?>(nil)
 
     init(_ configuration: RouterServeConfiguration) throws {
         group = try ServeRoles.startedGroup(configuration)
@@ -84,13 +98,20 @@ final class RouterProcess: ServingProcess {
             let address = configuration.rpcAddress
             let bound = try server.start(host: address.host, port: address.port)
             ServeRoles.logListening("router", proto: "rpc", bound)
+
+            let registry = MetricsRegistry()
+            registry.register(server.metrics.all)
+            let metrics = try ServeRoles.startMetrics(
+                "router", on: configuration.metricsAddress, group: group, registry: registry)
+            metricsServer.withLock { $0 = metrics }
         } catch {
-            group.shutdown()
+            stop()
             throw error
         }
     }
 
     func stop() {
+        metricsServer.withLock { $0?.stop() }
         let server = self.server
         ServeLifecycle.blockingStop { await server.stop() }
         group.shutdown()
@@ -141,6 +162,9 @@ final class LogicProcess: ServingProcess {
                 $0.maxBodySize = configuration.httpMaxBody
             },
             handler: logic)
+        logic.registry.register(
+            publisher.metrics + rpc.metrics.all + http.metrics.all + IMNetMetrics.all
+                + routerClients.flatMap(\.metrics.all))
         expiryTask = Task { await logic.runCometExpiry() }
 
         do {
@@ -187,6 +211,7 @@ final class JobProcess: ServingProcess {
     private let directory: FollowingCometDirectory
     private let directoryTask: Task<Void, Never>
     private let jobTask: Task<Void, Never>
+    private let metricsServer: MetricsServer?
 
     /// How long job waits for logic's comet list before saying so (it keeps waiting).
     static let loadWarningInterval: Duration = .seconds(5)
@@ -218,6 +243,21 @@ final class JobProcess: ServingProcess {
         jobTask = Task {
             guard await Self.waitForComets(directory, logic: logic) else { return }
             await runJob(job)
+        }
+
+        let registry = MetricsRegistry()
+        registry.register(job.metrics.all + consumer.metrics + logicClient.metrics.all)
+        do {
+            metricsServer = try ServeRoles.startMetrics(
+                "job", on: configuration.metricsAddress, group: group, registry: registry
+            ) {
+                await directory.waitUntilLoaded(timeout: .zero)
+                    ? nil : "no comet list from logic yet (not consuming)"
+            }
+        } catch {
+            metricsServer = nil
+            stop()
+            throw error
         }
     }
 
@@ -257,6 +297,7 @@ final class JobProcess: ServingProcess {
     }
 
     func stop() {
+        metricsServer?.stop()
         let jobTask = self.jobTask
         jobTask.cancel()
         ServeLifecycle.blockingStop { await jobTask.value }
@@ -293,6 +334,7 @@ final class CometProcess: ServingProcess {
     private let comet: Comet
     private let rpc: RPCServer
     private let registrarTask = Mutex<Task<Void, Never>?>(nil)
+    private let metricsServer = Mutex<MetricsServer?>(nil)
 
     /// How long the first registration may take before the start fails.
     static let registrationTimeout: Duration = .seconds(10)
@@ -308,6 +350,7 @@ final class CometProcess: ServingProcess {
             let registrar = try register(configuration, logic: logic)
             try configuration.listenForClients(on: comet)
             registrarTask.withLock { $0 = Task { await registrar.run() } }
+            try serveMetrics(configuration, registrar: registrar)
         } catch {
             stop()
             throw error
@@ -340,8 +383,20 @@ final class CometProcess: ServingProcess {
         return registrar
     }
 
+    private func serveMetrics(
+        _ configuration: CometServeConfiguration, registrar: CometRegistrar
+    ) throws {
+        let registry = MetricsRegistry()
+        registry.register(comet.metrics.all + rpc.metrics.all + logicClient.metrics.all)
+        let metrics = try ServeRoles.startMetrics(
+            "comet", on: configuration.metricsAddress, group: group, registry: registry
+        ) { registrar.healthProblem }
+        metricsServer.withLock { $0 = metrics }
+    }
+
     /// Stops refreshing, closes every client (telling logic), then the RPC server and loops.
     func stop() {
+        metricsServer.withLock { $0?.stop() }
         registrarTask.withLock { $0?.cancel() }
         let comet = self.comet
         let rpc = self.rpc

@@ -1,4 +1,5 @@
 import IMCore
+import Synchronization
 
 /// Keeps a comet registered with logic: registers once as a fresh process (so logic clears
 /// sessions an earlier process with the same server id left behind), then refreshes every
@@ -11,6 +12,7 @@ public final class CometRegistrar: Sendable {
     private let interval: Duration
     private let logger = Logger(label: "comet")
     private let warnings = RateLimitedLogger(logger: Logger(label: "comet"))
+    private let lastRegistered = Mutex<ContinuousClock.Instant?>(nil)
 
     /// Waits between failed first attempts: doubling from the first to the last.
     static let retryDelays: (first: Duration, last: Duration) = (.milliseconds(100), .seconds(1))
@@ -35,6 +37,7 @@ public final class CometRegistrar: Sendable {
         while true {
             do {
                 try await registry.register(registration(fresh: true))
+                noteRegistered()
                 logger.info("registered with logic", metadata)
                 return
             } catch {
@@ -66,12 +69,29 @@ public final class CometRegistrar: Sendable {
     private func refresh() async {
         do {
             try await registry.register(registration(fresh: false))
+            noteRegistered()
         } catch {
             guard !Task.isCancelled else { return }
             comet.metrics.registrationFailures.increment()
             warnings.warning(
                 "registration refresh failed", metadata.merging(["error": "\(error)"]) { $1 })
         }
+    }
+
+    /// Why job may not find this comet now, or nil: logic has taken a registration within
+    /// the last three intervals (logic's default expiry).
+    public var healthProblem: String? {
+        guard let last = lastRegistered.withLock({ $0 }) else {
+            return "not registered with logic yet"
+        }
+        let age = ContinuousClock.now - last
+        guard age > interval * 3 else { return nil }
+        return "no registration with logic accepted for \(age.shortDescription)"
+    }
+
+    private func noteRegistered() {
+        let now = ContinuousClock.now
+        lastRegistered.withLock { $0 = now }
     }
 
     private func registration(fresh: Bool) -> CometRegistration {

@@ -1,10 +1,11 @@
 import Foundation
+import IMTestKit
 import Testing
 
 @testable import IMCLI
 
-/// The completion scripts loaded into the real shells. bash is always tested; zsh and fish
-/// when installed (the test is reported as skipped, with the reason, when not).
+/// The completion scripts loaded into the real shells: bash, zsh and fish (a missing shell
+/// fails its test; see `ExternalTool`).
 @Suite struct CompletionScriptTests {
     /// The script for `shell` written to a fresh file.
     private func scriptFile(_ shell: CompletionRenderer.Shell) throws -> URL {
@@ -110,8 +111,9 @@ import Testing
         #expect(result.stdout == "settings.conf\n")
     }
 
-    @Test(.enabled(if: ToolRunner.isInstalled("zsh"), "zsh is not installed: zsh script untested"))
+    @Test(.enabled(if: ExternalTool.shouldRun(whenAvailable: ToolRunner.isInstalled("zsh"))))
     func zshLoadsTheScriptWithoutErrors() throws {
+        try #require(ToolRunner.isInstalled("zsh"), "\(ExternalTool.missing("zsh"))")
         let script = try scriptFile(.zsh)
         defer { removeDirectory(of: script) }
         let dump = script.deletingLastPathComponent().path + "/zcompdump"
@@ -128,9 +130,9 @@ import Testing
         #expect(result.stdout == "_imctl\nloaded\n")
     }
 
-    @Test(
-        .enabled(if: ToolRunner.isInstalled("fish"), "fish is not installed: fish script untested"))
+    @Test(.enabled(if: ExternalTool.shouldRun(whenAvailable: ToolRunner.isInstalled("fish"))))
     func fishLoadsTheScriptAndCompletes() throws {
+        try #require(ToolRunner.isInstalled("fish"), "\(ExternalTool.missing("fish"))")
         let script = try scriptFile(.fish)
         defer { removeDirectory(of: script) }
         let home = script.deletingLastPathComponent().path

@@ -1,3 +1,4 @@
+import IMTestKit
 import Testing
 
 @testable import IMCLI
@@ -62,9 +63,10 @@ import Testing
     }
 
     @Test(
-        .enabled(if: ToolRunner.isInstalled("groff"), "groff is not installed"),
+        .enabled(if: ExternalTool.shouldRun(whenAvailable: ToolRunner.isInstalled("groff"))),
         arguments: pages)
     func groffRendersEveryPageWithoutWarnings(page: ManPageRenderer.Page) throws {
+        try #require(ToolRunner.isInstalled("groff"), "\(ExternalTool.missing("groff"))")
         let check = try ToolRunner.run("groff", ["-mdoc", "-ww", "-z"], stdin: page.text)
         let rendered = try ToolRunner.run("groff", ["-mdoc", "-ww", "-Tutf8"], stdin: page.text)
 

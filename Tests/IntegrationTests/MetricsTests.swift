@@ -5,8 +5,13 @@ import Testing
 
 /// `/metrics` and `/healthz` of a real `imctl serve all`, the metrics page parsed by an
 /// independent parser: Python's `prometheus_client` (installed by `scripts/install-deps
-/// --test` into the same virtual environment as `websockets`). Skipped when it is missing.
-@Suite(.serialized, .enabled(if: webSocketsPython != nil, "python3 with prometheus_client missing"))
+/// --test` into the same virtual environment as `websockets`); fails when it is missing (see
+/// `ExternalTool`).
+@Suite(
+    .serialized,
+    .enabled(
+        if: ExternalTool.shouldRun(whenAvailable: webSocketsPython != nil),
+        "python3 with prometheus_client missing"))
 struct MetricsTests {
     /// Parses the exposition on stdin and prints every sample as `name{labels} value`, labels
     /// sorted, values in `%g` form, one per line; a parse error fails with a traceback.
@@ -77,6 +82,21 @@ struct MetricsTests {
         #expect(response.text == "ok\n")
     }
 
+    @Test func routerServesMetricsAndHealthOnItsMetricsListener() throws {
+        let router = try ServerProcess(
+            arguments: ["serve", "router", "--rpc", "127.0.0.1:0", "--metrics", "127.0.0.1:0"],
+            awaiting: ["rpc", "metrics"])
+        defer { router.stop() }
+        let metrics = try #require(router.addresses["metrics"])
+
+        let samples = try scrape(metrics, until: #"counter imctl_rpc_server_calls_total{} 0"#)
+        let health = try HTTPTestClient(metrics).get("/healthz")
+
+        #expect(samples.contains(#"gauge imctl_rpc_server_connections{} 0"#))
+        #expect(health.status == 200 && health.text == "ok\n")
+        #expect(try HTTPTestClient(metrics).get("/1/push").status == 404)
+    }
+
     /// Scrapes until `sample` shows (counters settle right after the clients got their
     /// pushes), then returns the parsed samples of that scrape.
     private func scrape(_ http: HostPort, until sample: String) throws -> Set<String> {
@@ -95,7 +115,7 @@ struct MetricsTests {
     }
 
     private func parse(_ exposition: String) throws -> Set<String> {
-        let python = try #require(webSocketsPython)
+        let python = try #require(webSocketsPython, "\(ExternalTool.missing("prometheus_client"))")
         let process = Process()
         process.executableURL = URL(fileURLWithPath: python)
         process.arguments = ["-c", Self.parser]

@@ -13,8 +13,12 @@ let webSocketsPython: String? = {
 }()
 
 /// `imctl serve all` driven over WebSocket by an independent client: Python's `websockets`
-/// library. Skipped when it is missing.
-@Suite(.serialized, .enabled(if: webSocketsPython != nil, "python3 with websockets missing"))
+/// library; fails when it is missing (see `ExternalTool`).
+@Suite(
+    .serialized,
+    .enabled(
+        if: ExternalTool.shouldRun(whenAvailable: webSocketsPython != nil),
+        "python3 with websockets missing"))
 struct WebSocketTests {
     /// Auths in JSON mode (token as a raw JSON object), heartbeats, echoes, then asks logic's
     /// HTTP API for a room push of a JSON body and a plain-text body and prints each body it
@@ -54,7 +58,7 @@ struct WebSocketTests {
         """#
 
     @Test func pythonWebSocketsClientSpeaksBothModes() throws {
-        let python = try #require(webSocketsPython)
+        let python = try #require(webSocketsPython, "\(ExternalTool.missing("websockets"))")
         let server = try ServerProcess(
             arguments: [
                 "serve", "all", "--tcp", "127.0.0.1:0", "--ws", "127.0.0.1:0",

@@ -11,8 +11,11 @@ import IMCore
 enum ClientSimulate {
     static func run(_ context: CommandContext) throws(CommandError) -> Int32 {
         let options = try SimulateOptions.parse(context)
-        // The event loops' lifecycle lines would interleave with the progress line.
-        if Logger.level < .warning { Logger.configure(level: .warning) }
+        // The event loops' lifecycle lines would interleave with the progress line. Only for
+        // the process's own stderr: a test running the command in-process keeps its logging.
+        if context.stderr is FileDescriptorOutput, Logger.level < .warning {
+            Logger.configure(level: .warning)
+        }
         if context.environment[SimulateWorkers.workerVariable] != nil {
             return try SimulateWorkers.runWorker(options, context: context)
         }

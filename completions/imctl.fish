@@ -151,7 +151,7 @@ complete -c imctl -n '__imctl_at \'imctl count\'' -l json -d 'Print logic\'s JSO
 complete -c imctl -n '__imctl_at \'imctl count\'' -s h -l help -d 'Show help information'
 complete -c imctl -n '__imctl_at \'imctl count\' 0' -a 'room server' -d 'What to count by: room or server'
 complete -c imctl -n '__imctl_at \'imctl client\'' -a 'connect' -d 'Connect as one goim client and print the pushes it receives'
-complete -c imctl -n '__imctl_at \'imctl client\'' -a 'simulate' -d 'Open many goim clients and measure the pushes they receive (load generator)'
+complete -c imctl -n '__imctl_at \'imctl client\'' -a 'simulate' -d 'Open many goim clients and measure what they receive (load generator)'
 complete -c imctl -n '__imctl_at \'imctl client\'' -s h -l help -d 'Show help information'
 complete -c imctl -n '__imctl_at \'imctl client connect\'' -l token -x -d 'The auth token: a user id, or {"mid":UID,"room":RID}'
 complete -c imctl -n '__imctl_at \'imctl client connect\'' -l tcp -x -d 'Comet\'s TCP address'

@@ -1,7 +1,7 @@
 extension CommandTree {
     static let clientSimulate = CommandSpec(
         name: "simulate",
-        abstract: "Open many goim clients and measure the pushes they receive (load generator).",
+        abstract: "Open many goim clients and measure what they receive (load generator).",
         discussion: """
             Opens --clients connections to comet over TCP (--tcp) or WebSocket (--ws, goim's \
             JSON messages, or binary frames with --binary) and authenticates each (op 7) with \

@@ -61,7 +61,9 @@ final class RoomPusher: Sendable {
         _ = finished.wait(timeout: .now() + 15)
     }
 
-    private var connectionCount: Int { max(1, min(16, (rate + 99) / 100)) }
+    /// At least 4, so one slow answer (logic busy behind a large room) does not stall the
+    /// rate; one more per 100 pushes/s, at most 16.
+    private var connectionCount: Int { max(4, min(16, (rate + 99) / 100)) }
 
     private func run() {
         var connections = (0..<connectionCount).map { _ in PusherConnection() }

@@ -105,7 +105,8 @@ extension SimulateOptions {
             options.webSocketTarget = url.requestTarget
             options.webSocketHost = url.hostHeader
             options.transport = context.flag("binary") ? .webSocketBinary : .webSocketJSON
-            options.targetArguments = ["--ws", ws.text] + (context.flag("binary") ? ["--binary"] : [])
+            options.targetArguments =
+                ["--ws", ws.text] + (context.flag("binary") ? ["--binary"] : [])
             return
         }
 

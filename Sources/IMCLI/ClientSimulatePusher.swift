@@ -139,7 +139,9 @@ final class RoomPusher: Sendable {
             return
         }
 
-        var descriptors = busy.map { pollfd(fd: connections[$0].fd, events: Int16(POLLIN), revents: 0) }
+        var descriptors = busy.map {
+            pollfd(fd: connections[$0].fd, events: Int16(POLLIN), revents: 0)
+        }
         _ = poll(&descriptors, nfds_t(descriptors.count), timeoutMillis)
         for (slot, index) in busy.enumerated() {
             if descriptors[slot].revents != 0 {

@@ -111,9 +111,10 @@ import Testing
     }
 
     @Test func framesBackToBackAreCountedAndAPartialOneIsLeft() throws {
-        let stamped = String(decoding: SimulateWire.pushBody(sequence: 1, sentNanos: 1_000), as: UTF8.self)
-        let bytes = push(stamped) + push("b") + Frame(ver: 1, op: Operation.authReply, seq: 1).encoded
-            + Array(push("partial").prefix(10))
+        let stamped = String(
+            decoding: SimulateWire.pushBody(sequence: 1, sentNanos: 1_000), as: UTF8.self)
+        let authReply = Frame(ver: 1, op: Operation.authReply, seq: 1).encoded
+        let bytes = push(stamped) + push("b") + authReply + Array(push("partial").prefix(10))
         var tally = ReceiveTally(nowNanos: 3_001_000)
         var latency = LatencyHistogram()
 
@@ -149,13 +150,18 @@ import Testing
     }
 
     @Test func goimJSONMessagesCountPushesAndReplies() throws {
-        let body = String(decoding: SimulateWire.pushBody(sequence: 1, sentNanos: 5_000_000), as: UTF8.self)
-        let text = #"[{"ver":0,"op":5,"seq":0,"body":\#(body)},{"ver":0,"op":5,"seq":0,"body":"a]\"}"},"#
-            + #"{"ver":0,"op":5,"seq":0,"body":[1,{"x":[]}]},{"ver":1,"op":3,"seq":2,"body":{}}]"#
+        let body = String(
+            decoding: SimulateWire.pushBody(sequence: 1, sentNanos: 5_000_000), as: UTF8.self)
+        let text = #"[{"ver":0,"op":5,"seq":0,"body":\#(body)},"#
+            + #"{"ver":0,"op":5,"seq":0,"body":"a]\"}"},"#
+            + #"{"ver":0,"op":5,"seq":0,"body":[1,{"x":[]}]},"#
+            + #"{"ver":1,"op":3,"seq":2,"body":{}}]"#
         var tally = ReceiveTally(nowNanos: 6_000_000)
         var latency = LatencyHistogram()
 
-        try Array(text.utf8).withUnsafeBytes { try SimulateWire.walkJSONMessage($0, &tally, &latency) }
+        try Array(text.utf8).withUnsafeBytes {
+            try SimulateWire.walkJSONMessage($0, &tally, &latency)
+        }
 
         #expect(tally.messages == 3)
         #expect(tally.heartbeatReplies == 1)
@@ -190,6 +196,9 @@ import Testing
         #expect(frames[1].payload == 8..<308)
         #expect(frames.last?.end == bytes.count)
         let partial = Array(bytes.prefix(100))
-        #expect(try partial.withUnsafeBytes { try SimulateWire.webSocketFrame(in: $0, at: 4) } == nil)
+        let incomplete = try partial.withUnsafeBytes {
+            try SimulateWire.webSocketFrame(in: $0, at: 4)
+        }
+        #expect(incomplete == nil)
     }
 }

@@ -8,7 +8,7 @@ _imctl_subcommands() {
     case "$1" in
         '') echo 'serve push pushs push-all push-room server-del count client repl help version' ;;
         'serve') echo 'all comet logic router job' ;;
-        'client') echo 'connect' ;;
+        'client') echo 'connect simulate' ;;
     esac
 }
 
@@ -30,6 +30,7 @@ _imctl_options() {
         'count') echo '--logic --json --help' ;;
         'client') echo '--help' ;;
         'client connect') echo '--token --tcp --ws --tls-ca --binary --heartbeat --json --help' ;;
+        'client simulate') echo '--clients --tcp --ws --binary --uid-start --room --heartbeat --ramp --duration --push-rate --logic --json --help' ;;
         'repl') echo '--logic --help' ;;
         'help') echo '--help' ;;
         'version') echo '--help' ;;
@@ -118,6 +119,16 @@ _imctl_value_kind() {
         'client connect --ws') echo text ;;
         'client connect --tls-ca') echo file ;;
         'client connect --heartbeat') echo text ;;
+        'client simulate --clients') echo text ;;
+        'client simulate --tcp') echo text ;;
+        'client simulate --ws') echo text ;;
+        'client simulate --uid-start') echo text ;;
+        'client simulate --room') echo text ;;
+        'client simulate --heartbeat') echo text ;;
+        'client simulate --ramp') echo text ;;
+        'client simulate --duration') echo text ;;
+        'client simulate --push-rate') echo text ;;
+        'client simulate --logic') echo text ;;
         'repl --logic') echo text ;;
     esac
 }

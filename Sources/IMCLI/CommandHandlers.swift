@@ -24,6 +24,7 @@ enum CommandHandlers {
         "server-del": { context throws(CommandError) in try AdminCommands.serverDelete(context) },
         "count": { context throws(CommandError) in try AdminCommands.count(context) },
         "client connect": { context throws(CommandError) in try ClientConnect.run(context) },
+        "client simulate": { context throws(CommandError) in try ClientSimulate.run(context) },
         "repl": { context throws(CommandError) in try Repl.run(context) },
         "generate man": { context throws(CommandError) in try GenerateCommand.man(context) },
         "generate completion": { context throws(CommandError) in

@@ -273,7 +273,7 @@ extension CommandTree {
     static let client = CommandSpec(
         name: "client",
         abstract: "Act as a goim client.",
-        subcommands: [clientConnect])
+        subcommands: [clientConnect, clientSimulate])
 
     static let clientConnect = CommandSpec(
         name: "connect",

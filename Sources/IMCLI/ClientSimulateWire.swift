@@ -30,13 +30,13 @@ enum SimulateWire {
 
     // MARK: Push bodies
 
-    private static let bodyPrefix = Array(#"{"imctl_sim":"#.utf8)
+    private static let bodyPrefix = Array(#"{"sim_seq":"#.utf8)
     private static let sentKey = Array(#","sent_ns":"#.utf8)
 
-    /// The body the pusher sends: `{"imctl_sim":SEQ,"sent_ns":UNIX_NANOS}`, valid JSON so a
+    /// The body the pusher sends: `{"sim_seq":SEQ,"sent_ns":UNIX_NANOS}`, valid JSON so a
     /// WebSocket JSON client receives it as an object.
     static func pushBody(sequence: Int, sentNanos: Int64) -> [UInt8] {
-        Array(#"{"imctl_sim":\#(sequence),"sent_ns":\#(sentNanos)}"#.utf8)
+        Array(#"{"sim_seq":\#(sequence),"sent_ns":\#(sentNanos)}"#.utf8)
     }
 
     /// The send time in a pusher body, nil for any other body.

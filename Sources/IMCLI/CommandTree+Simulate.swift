@@ -16,7 +16,7 @@ extension CommandTree {
 
             With --push-rate the command also pushes to --room through logic's HTTP API \
             (POST /1/push/room?rid=RID), each body being \
-            {"imctl_sim":SEQ,"sent_ns":UNIX_NANOS}; clients receiving such a body record its \
+            {"sim_seq":SEQ,"sent_ns":UNIX_NANOS}; clients receiving such a body record its \
             latency. The pushes start once every client has connected or failed, and the run \
             waits a few seconds at the end for the last ones to arrive.
 

@@ -104,7 +104,7 @@ import Testing
     @Test func aStampedBodyGivesItsSendTime() {
         let body = SimulateWire.pushBody(sequence: 12, sentNanos: 1_790_000_000_123_456_789)
         #expect(String(decoding: body, as: UTF8.self)
-            == #"{"imctl_sim":12,"sent_ns":1790000000123456789}"#)
+            == #"{"sim_seq":12,"sent_ns":1790000000123456789}"#)
         #expect(body.withUnsafeBytes(SimulateWire.sentNanos) == 1_790_000_000_123_456_789)
         let other = Array(#"{"test":1}"#.utf8)
         #expect(other.withUnsafeBytes(SimulateWire.sentNanos) == nil)

@@ -54,7 +54,7 @@ struct ClusterTests {
         try Self.expectNothingMore(on: expected.map(\.0))
     }
 
-    @Test func aKilledCometsSessionsExpireAndTheOtherCometKeepsDelivering() throws {
+    @Test func aKilledCometsSessionsExpireTheOtherKeepsDeliveringAndItCanReturn() throws {
         let cluster = try TestCluster.start()
         defer { cluster.stop() }
 
@@ -87,6 +87,12 @@ struct ClusterTests {
         #expect(toMember.sorted() == ["to-all", "to-room-8"])
         try Self.expectNothingMore(on: [survivor, survivorMember])
         for device in doomed { device.client.close() }
+
+        // The same server id back on new ports: logic and job follow it.
+        try cluster.restart(.comet(2))
+        let returning = try cluster.connect(comet: 2, token: "2005")
+        try cluster.push("/1/push?uid=2005", "welcome-back")
+        #expect(try returning.bodies(count: 1, timeout: 15) == ["welcome-back"])
     }
 
     @Test func everyAcceptedPushIsDeliveredAfterJobComesBack() throws {

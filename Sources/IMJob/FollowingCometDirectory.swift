@@ -60,6 +60,7 @@ public final class FollowingCometDirectory: CometDirectory {
 
     /// Follows changes until the task is cancelled. A failed poll is logged (rate limited) and
     /// retried after a short pause. The clients stay open when this returns; see `close()`.
+    /// Run it once per directory: lists are applied by one task at a time.
     public func run() async {
         while !Task.isCancelled {
             let generation = state.withLock { $0.generation }

@@ -19,7 +19,8 @@ public final class ByteChunk: @unchecked Sendable {
 
     /// Allocates `capacity` bytes and lets `fill` write them; `fill` returns how many it wrote.
     public init(capacity: Int, fill: (UnsafeMutableRawBufferPointer) -> Int) {
-        let memory = UnsafeMutableRawBufferPointer.allocate(byteCount: max(capacity, 1), alignment: 8)
+        let memory = UnsafeMutableRawBufferPointer.allocate(
+            byteCount: max(capacity, 1), alignment: 8)
         let written = fill(UnsafeMutableRawBufferPointer(rebasing: memory[0..<capacity]))
         precondition(written <= capacity, "ByteChunk fill wrote past its capacity")
         self.base = UnsafeRawBufferPointer(rebasing: memory[0..<written])

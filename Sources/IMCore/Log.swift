@@ -58,23 +58,43 @@ public struct Logger: Sendable {
         sink(line)
     }
 
-    public func trace(_ m: @autoclosure () -> String, _ md: @autoclosure () -> [String: String] = [:]) {
-        log(.trace, m(), md())
+    /// Key-value pairs of a log line, written sorted by key.
+    public typealias Metadata = [String: String]
+
+    public func trace(
+        _ message: @autoclosure () -> String, _ metadata: @autoclosure () -> Metadata = [:]
+    ) {
+        log(.trace, message(), metadata())
     }
-    public func debug(_ m: @autoclosure () -> String, _ md: @autoclosure () -> [String: String] = [:]) {
-        log(.debug, m(), md())
+
+    public func debug(
+        _ message: @autoclosure () -> String, _ metadata: @autoclosure () -> Metadata = [:]
+    ) {
+        log(.debug, message(), metadata())
     }
-    public func info(_ m: @autoclosure () -> String, _ md: @autoclosure () -> [String: String] = [:]) {
-        log(.info, m(), md())
+
+    public func info(
+        _ message: @autoclosure () -> String, _ metadata: @autoclosure () -> Metadata = [:]
+    ) {
+        log(.info, message(), metadata())
     }
-    public func notice(_ m: @autoclosure () -> String, _ md: @autoclosure () -> [String: String] = [:]) {
-        log(.notice, m(), md())
+
+    public func notice(
+        _ message: @autoclosure () -> String, _ metadata: @autoclosure () -> Metadata = [:]
+    ) {
+        log(.notice, message(), metadata())
     }
-    public func warning(_ m: @autoclosure () -> String, _ md: @autoclosure () -> [String: String] = [:]) {
-        log(.warning, m(), md())
+
+    public func warning(
+        _ message: @autoclosure () -> String, _ metadata: @autoclosure () -> Metadata = [:]
+    ) {
+        log(.warning, message(), metadata())
     }
-    public func error(_ m: @autoclosure () -> String, _ md: @autoclosure () -> [String: String] = [:]) {
-        log(.error, m(), md())
+
+    public func error(
+        _ message: @autoclosure () -> String, _ metadata: @autoclosure () -> Metadata = [:]
+    ) {
+        log(.error, message(), metadata())
     }
 
     private static func timestamp() -> String {

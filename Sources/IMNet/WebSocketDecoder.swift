@@ -193,7 +193,8 @@ struct WebSocketFrameHeader: Equatable {
 
         maskKey = nil
         if bytes[1] & 0x80 != 0 {
-            maskKey = UInt32(bigEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt32.self))
+            let key = bytes.loadUnaligned(fromByteOffset: offset, as: UInt32.self)
+            maskKey = UInt32(bigEndian: key)
         }
     }
 }

@@ -86,12 +86,14 @@ public final class ServerProcess: Sendable {
             candidates.append(explicit)
         }
         let testBinary = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-        candidates.append(testBinary.deletingLastPathComponent().appendingPathComponent("imctl").path)
+        let sibling = testBinary.deletingLastPathComponent().appendingPathComponent("imctl")
+        candidates.append(sibling.path)
         let packageRoot = URL(fileURLWithPath: #filePath)
             .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         candidates.append(packageRoot.appendingPathComponent(".build/debug/imctl").path)
 
-        guard let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) })
+        let isExecutable = { FileManager.default.isExecutableFile(atPath: $0) }
+        guard let found = candidates.first(where: isExecutable)
         else { throw HarnessError.binaryNotFound(candidates) }
         return found
     }
@@ -108,7 +110,8 @@ public struct HostPort: Sendable, Hashable, CustomStringConvertible {
     }
 
     public init?(_ text: some StringProtocol) {
-        guard let colon = text.lastIndex(of: ":"), let port = UInt16(text[text.index(after: colon)...])
+        guard let colon = text.lastIndex(of: ":"),
+            let port = UInt16(text[text.index(after: colon)...])
         else { return nil }
         self.init(host: String(text[..<colon]), port: port)
     }
@@ -135,7 +138,9 @@ final class OutputCollector: Sendable {
 
     var text: String { buffer.withLock { $0 } }
 
-    func waitForListeners(_ protocols: Set<String>, timeout: TimeInterval) throws -> [String: HostPort] {
+    func waitForListeners(_ protocols: Set<String>, timeout: TimeInterval) throws
+        -> [String: HostPort]
+    {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
             let found = Self.listeners(in: text)

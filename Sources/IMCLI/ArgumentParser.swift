@@ -118,9 +118,14 @@ public struct ArgumentParser {
         }
     }
 
-    /// `-` is standard input and `-5` a negative number, not options.
+    /// `-` is standard input, and `-5` or `-5s` a negative value (no option starts with a
+    /// digit), so the value's check can say what is wrong with it.
     private static func looksLikeOption(_ word: String) -> Bool {
-        word.hasPrefix("-") && word.count > 1 && Int64(word) == nil
+        word.hasPrefix("-") && word.count > 1 && !startsWithDigitAfterDash(word)
+    }
+
+    private static func startsWithDigitAfterDash(_ word: String) -> Bool {
+        word.dropFirst().first?.isASCII == true && word.dropFirst().first?.isNumber == true
     }
 
     private func parseOption(
@@ -175,8 +180,7 @@ public struct ArgumentParser {
     private func takeValue(
         for label: String, from rest: inout ArraySlice<String>, path: [String]
     ) throws(UsageError) -> String {
-        guard let next = rest.first, next == "-" || !next.hasPrefix("-") || Int64(next) != nil
-        else {
+        guard let next = rest.first, next == "-" || !Self.looksLikeOption(next) else {
             throw UsageError("missing value for option '\(label)'", path: path)
         }
         rest.removeFirst()

@@ -53,8 +53,7 @@ enum ServeRoles {
         guard let address else { return nil }
         let server = MetricsServer(group: group, registry: registry, health: health)
         registry.register(server.metrics.all + IMNetMetrics.all)
-        let bound = try server.start(host: address.host, port: address.port)
-        logListening(role, proto: "metrics", bound)
+        try server.start(host: address.host, port: address.port)
         return server
     }
 

@@ -86,7 +86,8 @@ public final class CometRegistrar: Sendable {
         }
         let age = ContinuousClock.now - last
         guard age > interval * 3 else { return nil }
-        return "no registration with logic accepted for \(age.shortDescription)"
+        let seconds = Duration.seconds(age.components.seconds)
+        return "no registration with logic accepted for \(seconds.shortDescription)"
     }
 
     private func noteRegistered() {

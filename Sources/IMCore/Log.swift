@@ -51,11 +51,35 @@ public struct Logger: Sendable {
         let (threshold, sink) = Logger.state.withLock { ($0.level, $0.sink) }
         guard level >= threshold else { return }
 
-        var line = "\(Logger.timestamp()) \(level) \(label): \(message())"
+        var line = "\(Logger.timestamp()) \(level) \(label): \(Self.escaped(message()))"
         for (key, value) in metadata().sorted(by: { $0.key < $1.key }) {
-            line += " \(key)=\(value)"
+            line += " \(key)=\(Self.escaped(value))"
         }
         sink(line)
+    }
+
+    /// `text` with control characters written as `\n`, `\r`, `\t` or `\u{..}`: values often
+    /// come from peers (addresses, tokens, error texts), and one must not forge a log line or
+    /// send escape sequences to a terminal.
+    static func escaped(_ text: String) -> String {
+        guard text.unicodeScalars.contains(where: isControl) else { return text }
+
+        var result = ""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\n": result += "\\n"
+            case "\r": result += "\\r"
+            case "\t": result += "\\t"
+            case _ where isControl(scalar):
+                result += "\\u{\(String(scalar.value, radix: 16))}"
+            default: result.unicodeScalars.append(scalar)
+            }
+        }
+        return result
+    }
+
+    private static func isControl(_ scalar: Unicode.Scalar) -> Bool {
+        scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value)
     }
 
     /// Key-value pairs of a log line, written sorted by key.

@@ -1,4 +1,5 @@
 import IMCore
+import IMNet
 
 /// Logic keeps the table of comets: comets register when they start and refresh every few
 /// seconds; job long-polls the list; a comet that stops refreshing is dropped and its sessions
@@ -11,6 +12,7 @@ extension Logic: CometRegistry {
     /// first removes the sessions an earlier process with the same server id left on the
     /// routers, and fails if any router cannot do so (the comet retries).
     public func register(_ registration: CometRegistration) async throws {
+        try Self.validate(registration)
         if registration.fresh {
             let failed = await removeSessions(of: registration.server, on: routerIndexes)
             guard failed.isEmpty else {
@@ -32,6 +34,23 @@ extension Logic: CometRegistry {
             logger.info("comet moved to a new RPC address", details)
         case .refreshed:
             if registration.fresh { logger.info("comet restarted", details) }
+        }
+    }
+
+    /// A registration job could not use is refused (an RPC error reply to the comet), so it
+    /// never reaches the table, the logs or job.
+    static func validate(_ registration: CometRegistration) throws(CometRegistrationError) {
+        guard registration.server > 0 else {
+            throw .invalid("server id \(registration.server) is not 1 or more")
+        }
+        guard registration.online >= 0 else {
+            throw .invalid("online count \(registration.online) is negative")
+        }
+        guard let address = try? SocketAddress(parsing: registration.rpcAddress),
+            address.port > 0
+        else {
+            let text = registration.rpcAddress.debugDescription
+            throw .invalid("RPC address is not HOST:PORT: \(text)")
         }
     }
 
@@ -128,11 +147,15 @@ public enum CometRegistrationError: Error, Sendable, Equatable, CustomStringConv
     /// A fresh registration could not remove the earlier sessions of its server id on these
     /// routers.
     case cleanupFailed([String])
+    /// The registration names no comet job could reach.
+    case invalid(String)
 
     public var description: String {
         switch self {
         case .cleanupFailed(let names):
             "cannot remove earlier sessions on router(s) \(names.joined(separator: ", "))"
+        case .invalid(let reason):
+            "invalid comet registration: \(reason)"
         }
     }
 }

@@ -35,6 +35,9 @@ public final class HTTPServer: Sendable {
         public var lingerTimeout: Duration
         /// Where accepted sockets reserve a descriptor. Default `FileLimit.shared`.
         public var fileLimit: FileLimit
+        /// The `proto` of the "listening" log line, which harnesses read the bound address
+        /// from: `http` for the push API, `metrics` for a `MetricsServer`.
+        public var listenerName = "http"
 
         public init(
             maxBodySize: Int = 1 << 20, maxHeaderSize: Int = 16 * 1024, maxHeaderCount: Int = 100,
@@ -129,7 +132,8 @@ public final class HTTPServer: Sendable {
             }
             lifecycle = .listening(bound)
             Self.logger.info(
-                "HTTP server listening", ["address": "\(bound.address)", "proto": "http"])
+                "HTTP server listening",
+                ["address": "\(bound.address)", "proto": configuration.listenerName])
             return bound.address
         }
     }

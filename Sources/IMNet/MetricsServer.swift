@@ -36,7 +36,11 @@ public final class MetricsServer: Sendable {
         router.get("/metrics") { _ in .metrics(registry) }
         router.get("/healthz") { _ in .health(problem: await health()) }
         http = HTTPServer(
-            group: group, configuration: .init(maxBodySize: 4096), handler: router)
+            group: group,
+            configuration: HTTPServer.Configuration(maxBodySize: 4096).with {
+                $0.listenerName = "metrics"
+            },
+            handler: router)
     }
 
     /// The HTTP server's own counters (scrapes are requests too).

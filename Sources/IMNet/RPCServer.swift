@@ -110,7 +110,8 @@ public final class RPCServer: Sendable {
                 accept(fd, peer: peer, on: loop)
             }
             lifecycle = .listening(bound)
-            Self.logger.info("RPC server listening", ["address": "\(bound.address)"])
+            // The role logs its own "listening" line with proto=rpc.
+            Self.logger.debug("RPC server listening", ["address": "\(bound.address)"])
             return bound.address
         }
     }

@@ -57,6 +57,7 @@ public enum TCPServer {
     private static func openSockets(
         count: Int, address: in_addr, port: Int, backlog: Int32
     ) throws -> [Int32] {
+        if port != 0 { try checkPortIsFree(address: address, port: port) }
         var sockets: [Int32] = []
         do {
             var port = port
@@ -70,6 +71,19 @@ public enum TCPServer {
             sockets.forEach(System.close)
             throw error
         }
+    }
+
+    /// `SO_REUSEPORT` would let our sockets join those of another process listening on the
+    /// same port (another imctl, same user) and take half its connections. A socket bound
+    /// without it fails with `EADDRINUSE` while any listener holds the port, so bind one
+    /// first and let it go. (Two processes starting in the same instant could still both pass.)
+    private static func checkPortIsFree(address: in_addr, port: Int) throws {
+        let type = Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue)
+        let fd = Int32(try System.call("socket") { Int(socket(AF_INET, type, 0)) })
+        defer { System.close(fd) }
+        try System.setSocketOption(
+            fd, level: SOL_SOCKET, name: SO_REUSEADDR, value: 1, label: "SO_REUSEADDR")
+        try bind(fd, address: address, port: port)
     }
 
     private static func openListeningSocket(

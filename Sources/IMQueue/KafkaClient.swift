@@ -93,6 +93,10 @@ func kafkaErrorText(_ code: rd_kafka_resp_err_t) -> String {
 
 let kafkaLogger = Logger(label: "kafka")
 
+/// librdkafka repeats a failing connection's warning every few hundred milliseconds while a
+/// broker is down; one line per facility per 10 s is enough (the rest go to debug).
+private let kafkaWarnings = RateLimitedLogger(logger: kafkaLogger)
+
 /// librdkafka's log lines (syslog levels) at our levels. Its "error" lines are mostly a
 /// broker that cannot be reached, which an operator should look at (warning); its
 /// informational lines are per-connection detail (debug).
@@ -111,9 +115,14 @@ private func kafkaLog(
 
     let message = text.map { String(cString: $0) } ?? ""
     let source = facility.map { String(cString: $0) } ?? "?"
-    kafkaLogger.log(
-        isExpectedScopeWarning(source, message) ? .debug : ours, "librdkafka: \(message)",
-        ["kafka.facility": source])
+    let level = isExpectedScopeWarning(source, message) ? .debug : ours
+    guard level == .warning else {
+        kafkaLogger.log(level, "librdkafka: \(message)", ["kafka.facility": source])
+        return
+    }
+    // The facility names come from a small fixed set in librdkafka: a bounded limiter table.
+    kafkaWarnings.warning(
+        "librdkafka \(source)", ["kafka.facility": source, "message": message])
 }
 
 /// One URL configures both clients, so the producer is always told that `group.id` is a

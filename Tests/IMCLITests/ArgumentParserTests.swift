@@ -95,6 +95,8 @@ import Testing
          "invalid value '5' for option '--heartbeat-timeout': expected a duration such as 500ms, 5s or 1m30s"),
         (["serve", "all", "--tcp", "8080"], "invalid value '8080' for option '--tcp': expected HOST:PORT"),
         (["push", "-x", "--uid", "1"], "unknown option '-x'"),
+        (["serve", "all", "--heartbeat-timeout", "-1m"],
+         "invalid value '-1m' for option '--heartbeat-timeout': expected a duration such as 500ms, 5s or 1m30s"),
     ])
     func usageErrorsSayWhatIsWrong(arguments: [String], message: String) {
         do {

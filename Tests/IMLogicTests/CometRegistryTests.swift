@@ -34,6 +34,24 @@ import Testing
         }
     }
 
+    @Test(arguments: [
+        CometRegistration(server: 0, rpcAddress: "127.0.0.1:7000", online: 0, fresh: true),
+        CometRegistration(server: -5, rpcAddress: "127.0.0.1:7000", online: 0, fresh: false),
+        CometRegistration(server: 3, rpcAddress: "garbage", online: 0, fresh: false),
+        CometRegistration(server: 3, rpcAddress: "127.0.0.1:0", online: 0, fresh: false),
+        CometRegistration(server: 3, rpcAddress: "", online: 0, fresh: false),
+        CometRegistration(server: 3, rpcAddress: "127.0.0.1:7000", online: -1, fresh: false),
+    ])
+    func registrationsJobCouldNotUseAreRefusedOverRPC(_ bad: CometRegistration) async throws {
+        let fixture = try LogicFixture()
+        let error = try await withRemoteLogic(fixture.logic) { logic, _ in
+            await #expect(throws: RPCError.self) { try await logic.register(bad) }
+        }
+        #expect("\(error.map { "\($0)" } ?? "")".contains("invalid comet registration"))
+        #expect(fixture.logic.registeredComets.isEmpty)
+        #expect(fixture.logic.metrics.cometRegistrations.current == 0)
+    }
+
     @Test func aLongPollIsAnsweredWithTheChange() async throws {
         let fixture = try LogicFixture()
         try await withRemoteLogic(fixture.logic) { logic, _ in

@@ -230,4 +230,21 @@ final class ParkedSockets: Sendable {
         }
         #expect(error?.errno == EADDRINUSE)
     }
+
+    @Test func aSecondListenerOnAPortInUseIsRefusedEvenWithReusePort() throws {
+        let group = try EventLoopGroup(loopCount: 2)
+        defer { group.shutdown() }
+        let first = try TCPServer.listen(group: group, host: "127.0.0.1", port: 0) {
+            _, fd, _ in close(fd)
+        }
+        defer { first.close() }
+
+        // Another process of ours would open SO_REUSEPORT sockets too; it must not join.
+        let error = #expect(throws: SystemError.self) {
+            _ = try TCPServer.listen(group: group, host: "127.0.0.1", port: first.address.port) {
+                _, fd, _ in close(fd)
+            }
+        }
+        #expect(error?.errno == EADDRINUSE)
+    }
 }

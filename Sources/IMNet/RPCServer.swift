@@ -23,17 +23,23 @@ public final class RPCServer: Sendable {
         /// Reply bytes queued for a client that does not read them; past this the connection
         /// is closed. Reading stops at a quarter of it. Default 64 MiB.
         public var maxOutboundBytes: Int
+        /// Bytes of unfinished calls all connections together may hold; a connection whose
+        /// partial frame would take the total past it is closed. Bounds the memory that
+        /// clients sending large calls slowly (or never finishing them) can pin. Default
+        /// 64 MiB, never below `maxPayloadSize`.
+        public var maxBufferedBytes: Int
         /// Where accepted sockets reserve a descriptor. Default `FileLimit.shared`.
         public var fileLimit: FileLimit
 
         public init(
             maxPayloadSize: Int = RPCWire.defaultMaxPayloadSize,
             maxInFlightPerConnection: Int = 128, maxOutboundBytes: Int = 64 << 20,
-            fileLimit: FileLimit = .shared
+            maxBufferedBytes: Int = 64 << 20, fileLimit: FileLimit = .shared
         ) {
             self.maxPayloadSize = maxPayloadSize
             self.maxInFlightPerConnection = maxInFlightPerConnection
             self.maxOutboundBytes = maxOutboundBytes
+            self.maxBufferedBytes = maxBufferedBytes
             self.fileLimit = fileLimit
         }
 
@@ -62,13 +68,20 @@ public final class RPCServer: Sendable {
         /// Connections closed because the client did not read its replies.
         public let slowReaders = Counter(
             "imctl_rpc_server_slow_reader_closes_total", help: "RPC closes: replies not read")
+        /// Connections closed because their unfinished call went past the shared budget.
+        public let bufferLimitCloses = Counter(
+            "imctl_rpc_server_buffer_limit_closes_total",
+            help: "RPC closes: unfinished calls over the server's buffer budget")
         /// Connections open now.
         public let openConnections = Gauge(
             "imctl_rpc_server_connections", help: "Open RPC server connections")
 
         /// Every metric, for a registry.
         public var all: [any Metric] {
-            [calls, failedCalls, droppedReplies, protocolErrors, slowReaders, openConnections]
+            [
+                calls, failedCalls, droppedReplies, protocolErrors, slowReaders,
+                bufferLimitCloses, openConnections,
+            ]
         }
     }
 
@@ -77,6 +90,11 @@ public final class RPCServer: Sendable {
     let handler: any RPCHandler
     let group: EventLoopGroup
     let registry = RPCConnectionRegistry()
+    /// Bytes of unfinished calls held by all connections (`maxBufferedBytes`).
+    let bufferedBytes = Atomic<Int>(0)
+
+    /// Bytes of unfinished calls the connections hold now.
+    public var bufferedByteCount: Int { bufferedBytes.load(ordering: .relaxed) }
     private let lifecycle = Mutex(Lifecycle.idle)
     static let logger = Logger(label: "imnet.rpc")
 

@@ -16,6 +16,8 @@ final class RPCServerConnection: FileHandler {
     private var outbound = OutboundQueue()
     private var waiting: [Frame] = []
     private var inFlight = 0
+    /// This connection's share of the server's `bufferedBytes`.
+    private var reservedBytes = 0
     private var writeBlocked = false
     private var isClosed = false
 
@@ -77,7 +79,30 @@ final class RPCServerConnection: FileHandler {
         } catch {
             return refuse(error)
         }
+        guard reserveBuffer(decoder.pendingByteCount) else {
+            server.metrics.bufferLimitCloses.increment()
+            Self.logger.warning(
+                "RPC connection closed: unfinished calls over the buffer budget",
+                ["peer": "\(peer)", "pending": "\(decoder.pendingByteCount)"])
+            return close(reason: "buffer budget")
+        }
         updateInterest()
+    }
+
+    /// Moves this connection's share of the server-wide budget to `bytes`; false (nothing
+    /// taken) when that would take the total past `maxBufferedBytes`.
+    private func reserveBuffer(_ bytes: Int) -> Bool {
+        let change = bytes - reservedBytes
+        guard change != 0 else { return true }
+
+        let limit = max(configuration.maxBufferedBytes, configuration.maxPayloadSize)
+        let total = server.bufferedBytes.add(change, ordering: .relaxed).newValue
+        guard change < 0 || total <= limit else {
+            server.bufferedBytes.subtract(change, ordering: .relaxed)
+            return false
+        }
+        reservedBytes = bytes
+        return true
     }
 
     // MARK: Calls
@@ -218,6 +243,7 @@ final class RPCServerConnection: FileHandler {
     }
 
     private func releaseResources(reason: String) {
+        _ = reserveBuffer(0)
         outbound.removeAll()
         waiting = []
         configuration.fileLimit.release()

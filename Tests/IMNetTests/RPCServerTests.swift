@@ -168,6 +168,39 @@ import Testing
 
     /// Runs `body` with a server on 127.0.0.1 port 0 and a blocking raw socket connected to
     /// it (2 s receive timeout).
+    @Test func unfinishedCallsPastTheSharedBudgetCloseTheConnectionThatWouldExceedIt()
+        async throws
+    {
+        let configuration = RPCServer.Configuration(
+            maxPayloadSize: 64 << 10, maxBufferedBytes: 64 << 10)
+        let call = RPCTestSupport.frame(
+            ver: 0, op: 7, seq: 1, body: [UInt8](repeating: 1, count: 60 << 10))
+        let head = Array(call[..<(40 << 10)])
+
+        try await RPCTestSupport.withGroup { group in
+            let server = RPCServer(
+                group: group, configuration: configuration, handler: RPCTestSupport.echoHandler)
+            let port = try server.start(host: "127.0.0.1", port: 0).port
+            let first = try NetTestSupport.connectClient(port: port)
+            let second = try NetTestSupport.connectClient(port: port)
+            defer { close(first); close(second) }
+
+            // 40 KiB of a 60 KiB call held by the first connection; 40 KiB more from the
+            // second would take the total past 64 KiB.
+            try NetTestSupport.writeAll(first, head)
+            #expect(await RPCTestSupport.eventually { server.bufferedByteCount == head.count })
+            try NetTestSupport.writeAll(second, head)
+
+            #expect(await RPCTestSupport.peerClosed(second))
+            #expect(server.metrics.bufferLimitCloses.current == 1)
+            try NetTestSupport.writeAll(first, Array(call[(40 << 10)...]))
+            let reply = try await RPCTestSupport.readFrame(first)
+            #expect(reply.seq == 1 && reply.body.count == 60 << 10)
+            #expect(server.bufferedByteCount == 0)
+            await server.stop()
+        }
+    }
+
     private func withRawClient(
         _ configuration: RPCServer.Configuration = .init(), handler: any RPCHandler,
         _ body: (RPCServer, Int32) async throws -> Void

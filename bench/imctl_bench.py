@@ -120,6 +120,7 @@ class Servers:
         self.pids = {}
         self.address = {}  # "comet.tcp", "logic.http", ... -> HOST:PORT
         self.metrics_url = None  # the comet's /metrics (logic's in serve all)
+        self.job_metrics_url = None  # job's /metrics (serve all: the same page as the comet's)
         self.comet_pid = None
         self.description = ""
 
@@ -183,6 +184,7 @@ class Servers:
         self.address["comet.tcp"] = self.listening("all", "tcp")
         self.address["logic.http"] = self.listening("all", "http")
         self.metrics_url = f"http://{self.address['logic.http']}/metrics"
+        self.job_metrics_url = self.metrics_url
         self.comet_pid = self.pids["all"]
         self.description = "imctl serve all " + " ".join(extra)
         return self
@@ -224,7 +226,9 @@ class Servers:
         self.metrics_url = f"http://{self.listening('comet', 'metrics')}/metrics"
         self.comet_pid = self.pids["comet"]
         self.start("job", imctl + ["job", "--logic-rpc", logic_rpc, "--queue", queue,
-                                   "--loops", "1", *job_extra] + quiet, environment)
+                                   "--loops", "1", "--metrics", "127.0.0.1:0",
+                                   *job_extra] + quiet, environment)
+        self.job_metrics_url = f"http://{self.listening('job', 'metrics')}/metrics"
         self.wait_for("job", "comets loaded", timeout=60)
         self.description = ("distributed: imctl serve router | logic | comet | job "
                             + " ".join(job_extra) + " (--loops 1 except comet), Kafka test "

@@ -34,7 +34,9 @@ let package = Package(
         // Counts heap allocations in the test executable (design.md §4.8); never in imctl.
         .target(name: "CAllocationCounter"),
 
-        .testTarget(name: "IMCoreTests", dependencies: ["IMCore", "IMTestKit"], swiftSettings: strict),
+        .testTarget(
+            name: "IMCoreTests", dependencies: ["IMCore", "IMTestKit", "CAllocationCounter"],
+            swiftSettings: strict),
         .testTarget(name: "IMNetTests", dependencies: ["IMNet", "IMTestKit"], swiftSettings: strict),
         .testTarget(name: "IMQueueTests", dependencies: ["IMQueue", "IMTestKit"], swiftSettings: strict),
         .testTarget(name: "IMRouterTests", dependencies: ["IMRouter", "IMNet", "IMTestKit"], swiftSettings: strict),

@@ -20,7 +20,16 @@ public struct Logger: Sendable {
     /// Where log lines go. Tests install a capturing sink; the default writes to stderr.
     public typealias Sink = @Sendable (String) -> Void
 
-    private static let state = Mutex<(level: Level, sink: Sink)>((.info, Logger.stderrSink))
+    /// A named struct, not a tuple: a closure inside a tuple given to the generic `Mutex` is
+    /// stored at the generic abstraction level, and every `withLock` (an inout access) wrapped
+    /// the stored sink in two more reabstraction thunks on write-back, so each log call, even
+    /// one filtered out, leaked 64 bytes and deepened the sink's call chain.
+    private struct State {
+        var level: Level
+        var sink: Sink
+    }
+
+    private static let state = Mutex(State(level: .info, sink: Logger.stderrSink))
 
     public static let stderrSink: Sink = { line in
         FileHandle.standardError.write(Data((line + "\n").utf8))
@@ -48,8 +57,9 @@ public struct Logger: Sendable {
         _ level: Level, _ message: @autoclosure () -> String,
         _ metadata: @autoclosure () -> [String: String] = [:]
     ) {
-        let (threshold, sink) = Logger.state.withLock { ($0.level, $0.sink) }
-        guard level >= threshold else { return }
+        // The sink is read only for lines that are written: a dropped line costs one lock.
+        guard level >= Logger.level else { return }
+        let sink = Logger.state.withLock { $0.sink }
 
         var line = "\(Logger.timestamp()) \(level) \(label): \(Self.escaped(message()))"
         for (key, value) in metadata().sorted(by: { $0.key < $1.key }) {

@@ -26,6 +26,9 @@ struct HandlerTable {
 
     private(set) var count = 0
 
+    /// Slots the table can hold before it must reallocate (for tests of its growth).
+    var slotCapacity: Int { slots.capacity }
+
     var hasScheduledFlushes: Bool { !flushesScheduled.isEmpty }
 
     /// The handler registered at `fd`, if any.
@@ -117,10 +120,14 @@ struct HandlerTable {
         flushesRunning.removeAll(keepingCapacity: true)
     }
 
-    /// Grows geometrically so a rising descriptor number does not copy the table each time.
+    /// Grows geometrically so a rising descriptor number does not copy the table each time:
+    /// storage is reallocated only when `fd` is past the capacity (not just past the count,
+    /// which would reallocate for nearly every new descriptor).
     private mutating func growToInclude(_ fd: Int) {
         guard fd >= slots.count else { return }
-        slots.reserveCapacity(max(fd + 1, slots.count * 2, 64))
+        if fd >= slots.capacity {
+            slots.reserveCapacity(max(fd + 1, slots.capacity * 2, 64))
+        }
         slots.append(contentsOf: repeatElement(Slot(), count: fd + 1 - slots.count))
     }
 }

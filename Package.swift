@@ -41,7 +41,9 @@ let package = Package(
         .testTarget(name: "IMQueueTests", dependencies: ["IMQueue", "IMTestKit"], swiftSettings: strict),
         .testTarget(name: "IMRouterTests", dependencies: ["IMRouter", "IMNet", "IMTestKit"], swiftSettings: strict),
         .testTarget(name: "IMJobTests", dependencies: ["IMJob", "IMQueue"], swiftSettings: strict),
-        .testTarget(name: "IMLogicTests", dependencies: ["IMLogic", "IMRouter", "IMQueue", "IMNet"], swiftSettings: strict),
+        .testTarget(
+            name: "IMLogicTests", dependencies: ["IMLogic", "IMRouter", "IMQueue", "IMNet", "IMTestKit"],
+            swiftSettings: strict),
         .testTarget(
             name: "IMCometTests", dependencies: ["IMComet", "IMTestKit", "CAllocationCounter"],
             swiftSettings: strict),

@@ -1,30 +1,9 @@
 import IMCore
 import IMNet
+import IMTestKit
 import Testing
 
 @testable import IMLogic
-
-/// Runs `body` with a client of an RPC server for `handler` on 127.0.0.1 (free port).
-func withRPCClient<T>(
-    serving handler: any RPCHandler, _ body: (RPCClient) async throws -> T
-) async throws -> T {
-    let group = try EventLoopGroup(loopCount: 1)
-    group.start()
-    defer { group.shutdown() }
-    let server = RPCServer(group: group, handler: handler)
-    let address = try server.start(host: "127.0.0.1", port: 0)
-    let client = RPCClient(
-        address: address, group: group, configuration: .init(callTimeout: .seconds(5)))
-    defer { client.close() }
-    do {
-        let result = try await body(client)
-        await server.stop()
-        return result
-    } catch {
-        await server.stop()
-        throw error
-    }
-}
 
 /// Runs `body` with a `RemoteLogic` whose calls reach `logic` over a real socket.
 func withRemoteLogic<T>(

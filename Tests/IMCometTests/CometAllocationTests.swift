@@ -13,9 +13,10 @@ struct CometAllocationTests {
     static let clients = 200
     static let broadcasts = 50
     /// Checked-in ceiling: loop allocations per room message, whatever the number of
-    /// receivers. Measured 6 in a debug build (Linux x86-64, Swift 6.3): the inbox task and its
-    /// loop running the posted task. One allocation per receiving connection would add 200.
-    static let maxAllocationsPerMessage = 8
+    /// receivers. Measured 6–10 in a debug build (Linux x86-64, Swift 6.3), more when the
+    /// machine is busy: the loop's per-message work (running the posted task, waking up).
+    /// One allocation per receiving connection would add 200 per message.
+    static let maxAllocationsPerMessage = 40
 
     @Test func roomBroadcastsAllocateNothingPerReceivingConnection() async throws {
         try await withComet(loopCount: 1) { harness in

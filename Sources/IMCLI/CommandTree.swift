@@ -124,7 +124,7 @@ extension CommandTree {
             "room-batch", "n", .integer, "40", "Room messages job coalesces into one batch."),
         serveOption(
             "room-window", "duration", .duration, "1s",
-            "How long job coalesces room messages after the first one went out."),
+            "How long job coalesces room messages after each send to the comets."),
         serveOption(
             "queue", "url", .string, "memory",
             "Where logic publishes and job consumes: memory, or kafka://HOST:PORT/TOPIC."),

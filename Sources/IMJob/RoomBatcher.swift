@@ -4,8 +4,9 @@ import Synchronization
 /// Coalesces room messages into batches without ever holding a lone message (design §4.7).
 ///
 /// A message for an idle room is sent at once and opens a window; messages arriving during the
-/// window wait and go out when a batch is full or when the window ends, and then a new window
-/// opens. A window that ends with nothing waiting makes the room idle again and frees its state.
+/// window wait and go out when a batch is full or when the window ends, and each send opens a
+/// new window. A window that ends with nothing waiting makes the room idle again and frees its
+/// state.
 ///
 /// Tasks: each active room has one sender task (`runRoom`), the only one that sends for that
 /// room, which keeps the room's order; one ticker task (`runTicker`) ends windows for every
@@ -65,7 +66,7 @@ final class RoomBatcher: Sendable {
                 return
             case .wait:
                 await waitForFlush(of: room)
-            case .deliver(let batches, _):
+            case .deliver(let batches):
                 for batch in batches {
                     await deliver(room, batch)
                 }

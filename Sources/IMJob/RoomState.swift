@@ -44,7 +44,7 @@ struct RoomState {
     mutating func nextStep(limits: RoomLimits, stopping: Bool) -> RoomStep {
         if window != nil, !stopping {
             guard pending.count >= limits.flushThreshold else { return .wait }
-            return .deliver([takeFirst(limits.batchSize)], endsWindow: false)
+            return .deliver([takeFirst(limits.batchSize)])
         }
         guard !pending.isEmpty else { return .idle }
 
@@ -52,7 +52,7 @@ struct RoomState {
         while !pending.isEmpty {
             batches.append(takeFirst(limits.batchSize))
         }
-        return .deliver(batches, endsWindow: true)
+        return .deliver(batches)
     }
 
     /// Resumes whoever waits on this room, before its state is dropped.
@@ -82,9 +82,8 @@ struct RoomState {
 }
 
 enum RoomStep {
-    /// Send these batches in order. `endsWindow`: they are what a closed window left, so a new
-    /// window opens after them.
-    case deliver([[[UInt8]]], endsWindow: Bool)
+    /// Send these batches in order; a new window opens with them.
+    case deliver([[[UInt8]]])
     /// Nothing to send before the window ends or a batch fills.
     case wait
     /// Nothing waiting and no window open: the room's state has been freed.
@@ -140,8 +139,9 @@ struct RoomTable {
         return accepted ? .queued : .full
     }
 
-    /// The sender's next step; frees the room when it goes idle and opens the next window
-    /// after a window's leftovers.
+    /// The sender's next step; frees the room when it goes idle. Every send opens a new
+    /// window, a full batch's too: a window is the time since the room last sent, so a room
+    /// at a steady rate keeps sending full batches and never looks idle to its next message.
     mutating func nextStep(for room: RoomID, limits: RoomLimits, stopping: Bool) -> RoomStep {
         guard let step = rooms[room]?.nextStep(limits: limits, stopping: stopping) else {
             return .idle
@@ -150,11 +150,11 @@ struct RoomTable {
         switch step {
         case .idle:
             forget(room)
-        case .deliver(_, endsWindow: true):
+        case .deliver:
             if let window = limits.window, !stopping {
                 openWindow(for: room, lasting: window)
             }
-        case .deliver, .wait:
+        case .wait:
             break
         }
         return step

@@ -33,6 +33,24 @@ import Testing
         #expect(full.batches == [[body(1), body(2), body(3)]])
     }
 
+    @Test func aFullBatchOpensANewWindowSoTheNextMessageWaitsForIt() throws {
+        var table = tableWithOpenWindow()
+        let firstWindow = table.rooms[1]?.window
+        let firstDeadline = try #require(table.deadlines.first?.instant)
+        for index in 1...3 {
+            _ = table.offer(body(index), to: 1, limits: limits, force: false)
+        }
+        _ = table.nextStep(for: 1, limits: limits, stopping: false)
+
+        // The first window's deadline passes: the room keeps the window its batch opened.
+        table.expireWindows(at: firstDeadline)
+        _ = table.offer(body(4), to: 1, limits: limits, force: false)
+        let step = table.nextStep(for: 1, limits: limits, stopping: false)
+
+        #expect(table.rooms[1]?.window != firstWindow)
+        #expect(step.isWait)
+    }
+
     @Test func theEndOfAWindowSendsEverythingInBatches() {
         var table = tableWithOpenWindow()
         for index in 1...5 {
@@ -116,7 +134,7 @@ import Testing
 
 extension RoomStep {
     fileprivate var batches: [[[UInt8]]]? {
-        guard case .deliver(let batches, _) = self else { return nil }
+        guard case .deliver(let batches) = self else { return nil }
         return batches
     }
 

@@ -327,8 +327,15 @@ private struct UnreachableComet: CometClient {
 // MARK: - Comet
 
 /// `serve comet`: client listeners, an RPC server for job, and a registration with logic.
+///
+/// The RPC server and the metrics listener run on a loop of their own, apart from the client
+/// loops: a pass over thousands of clients takes long under load, and job's calls are answered
+/// once a push is posted to the client loops, not after such a pass. So job keeps sending while
+/// the loops are busy and the pushes it sends meanwhile go out together (the comet's backlog
+/// limit bounds them); `/healthz` answers during the pass too.
 final class CometProcess: ServingProcess {
     private let group: EventLoopGroup
+    private let controlGroup: EventLoopGroup
     private let logicClient: RPCClient
     private let comet: Comet
     private let rpc: RPCServer
@@ -340,10 +347,17 @@ final class CometProcess: ServingProcess {
 
     init(_ configuration: CometServeConfiguration) throws {
         group = try ServeRoles.startedGroup(configuration)
+        do {
+            controlGroup = try EventLoopGroup(loopCount: 1)
+        } catch {
+            group.shutdown()
+            throw error
+        }
+        controlGroup.start()
         logicClient = RPCClient(address: configuration.logicRPCAddress, group: group)
         let logic = RemoteLogic(client: logicClient)
         comet = Comet(group: group, logic: logic, configuration: configuration.comet)
-        rpc = RPCServer(group: group, handler: CometRPC.methods(serving: comet))
+        rpc = RPCServer(group: controlGroup, handler: CometRPC.methods(serving: comet))
 
         do {
             let registrar = try register(configuration, logic: logic)
@@ -388,7 +402,7 @@ final class CometProcess: ServingProcess {
         let registry = MetricsRegistry()
         registry.register(comet.metrics.all + rpc.metrics.all + logicClient.metrics.all)
         let metrics = try ServeRoles.startMetrics(
-            "comet", on: configuration.metricsAddress, group: group, registry: registry
+            "comet", on: configuration.metricsAddress, group: controlGroup, registry: registry
         ) { registrar.healthProblem }
         metricsServer.withLock { $0 = metrics }
     }
@@ -402,6 +416,7 @@ final class CometProcess: ServingProcess {
         ServeLifecycle.blockingStop { await comet.shutdown() }
         ServeLifecycle.blockingStop { await rpc.stop() }
         logicClient.close()
+        controlGroup.shutdown()
         group.shutdown()
     }
 }

@@ -22,6 +22,7 @@ public final class Comet: CometClient {
     private let loopStates: [LoopBound<CometLoopState>]
     private let listeners = Mutex<[BoundListener]>([])
     private let isShuttingDown = Atomic<Bool>(false)
+    private let backlog: PushBacklog
 
     /// A comet that will serve connections on `group`'s loops and ask `logic` about tokens.
     public init(
@@ -33,6 +34,9 @@ public final class Comet: CometClient {
         self.context = context
         self.metrics = context.metrics
         self.group = group
+        backlog = PushBacklog(
+            limit: configuration.pushBacklogPerLoop * group.loops.count,
+            waits: context.metrics.pushBacklogWaits)
         let states = group.loops.map { loop in
             CometLoopState(loop: loop, context: context)
         }
@@ -111,36 +115,41 @@ public final class Comet: CometClient {
 
 extension Comet {
     /// Encodes `bodies` once per wire format in use and has every loop queue them on its
-    /// connections with these keys. Returns once the work is posted; keys not connected here
-    /// are skipped.
+    /// connections with these keys. Returns once the work is posted (after waiting while the
+    /// loops are behind by the backlog limit); keys not connected here are skipped.
     public func push(keys: [SessionKey], bodies: [[UInt8]]) async throws {
         guard !keys.isEmpty, !bodies.isEmpty else { return }
 
         let pushes = PushEncodings(bodies)
-        for state in loopStates {
-            state.run { $0.deliver(pushes, to: keys) }
-        }
+        await post { $0.deliver(pushes, to: keys) }
     }
 
     /// Encodes `bodies` once per wire format in use and queues them on every authenticated
-    /// connection.
+    /// connection. Returns as `push` does.
     public func broadcast(bodies: [[UInt8]]) async throws {
         guard !bodies.isEmpty else { return }
 
         let pushes = PushEncodings(bodies)
-        for state in loopStates {
-            state.run { $0.broadcast(pushes) }
-        }
+        await post { $0.broadcast(pushes) }
     }
 
     /// Encodes `bodies` once per wire format in use and queues them on every connection in
-    /// `room`.
+    /// `room`. Returns as `push` does.
     public func broadcastRoom(_ room: RoomID, bodies: [[UInt8]]) async throws {
         guard !bodies.isEmpty else { return }
 
         let pushes = PushEncodings(bodies)
+        await post { $0.broadcast(pushes, room: room) }
+    }
+
+    /// Runs `delivery` on every loop, each post holding a backlog slot until it has run.
+    private func post(_ delivery: @escaping @Sendable (CometLoopState) -> Void) async {
         for state in loopStates {
-            state.run { $0.broadcast(pushes, room: room) }
+            await backlog.admit()
+            state.run { [backlog] loopState in
+                delivery(loopState)
+                backlog.release()
+            }
         }
     }
 }
@@ -153,6 +162,9 @@ extension Comet {
     /// by `configuration.shutdownTimeout`; a second call returns at once.
     public func shutdown() async {
         guard !isShuttingDown.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        // Loops that stop drop what is posted to them, and those posts never give their slot
+        // back: no push may wait for one any more.
+        backlog.open()
 
         // Emptying the list also breaks the cycle comet → listener → accept handler → comet.
         for listener in listeners.withLock({ listeners in

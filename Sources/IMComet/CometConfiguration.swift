@@ -33,6 +33,11 @@ public struct CometConfiguration: Sendable, Equatable {
     /// fit `maxBodySize`, as on TCP.
     public var maxWebSocketMessageSize: Int
 
+    /// The most pushes posted to each loop and not yet run there; a push past it waits (see
+    /// `PushBacklog`). Default 128: while a loop is behind, the pushes posted since its last
+    /// pass go out together, one write per client, so this also caps that batch.
+    public var pushBacklogPerLoop: Int
+
     /// How long `Comet.shutdown()` waits for the loops to close connections, and then again for
     /// logic to acknowledge the disconnects. Default 3 s (goim's RPC timeout).
     public var shutdownTimeout: Duration
@@ -45,6 +50,7 @@ public struct CometConfiguration: Sendable, Equatable {
         outboundLimit: Int = 1 << 20,
         writeTimeout: Duration = .seconds(10),
         maxWebSocketMessageSize: Int = 64 * 1024,
+        pushBacklogPerLoop: Int = 128,
         shutdownTimeout: Duration = .seconds(3)
     ) {
         self.serverID = serverID
@@ -54,6 +60,7 @@ public struct CometConfiguration: Sendable, Equatable {
         self.outboundLimit = outboundLimit
         self.writeTimeout = writeTimeout
         self.maxWebSocketMessageSize = maxWebSocketMessageSize
+        self.pushBacklogPerLoop = pushBacklogPerLoop
         self.shutdownTimeout = shutdownTimeout
     }
 

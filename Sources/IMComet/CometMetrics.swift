@@ -80,6 +80,10 @@ public final class CometMetrics: Sendable {
     /// Push frames queued to clients: frames × receiving connections.
     public let deliveries = Counter(
         "imctl_comet_deliveries_total", help: "push frames queued to client connections")
+    /// Pushes that waited because the loops were behind by the backlog limit.
+    public let pushBacklogWaits = Counter(
+        "imctl_comet_push_backlog_waits_total",
+        help: "pushes that waited for the loops to catch up (backlog limit reached)")
     /// Registrations with logic (first or refresh) that failed; the comet keeps trying.
     public let registrationFailures = Counter(
         "imctl_comet_registration_failures_total", help: "failed registrations with logic")
@@ -103,7 +107,8 @@ public final class CometMetrics: Sendable {
         let counters: [any Metric] = [
             connectionsClosed, authFailures, handshakeTimeouts, heartbeatTimeouts,
             protocolErrors, slowClientDisconnects, socketErrors, duplicateKeys,
-            tlsHandshakeFailures, framesIn, repliesOut, deliveries, registrationFailures,
+            tlsHandshakeFailures, framesIn, repliesOut, deliveries, pushBacklogWaits,
+            registrationFailures,
         ]
         return connectionsAccepted + connections + counters
     }

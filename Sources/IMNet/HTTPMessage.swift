@@ -65,4 +65,14 @@ public struct HTTPResponse: Sendable {
 /// connection in request order, so pipelined requests get pipelined answers.
 public protocol HTTPHandler: Sendable {
     func handle(_ request: HTTPRequest) async -> HTTPResponse
+
+    /// The response to `request` if it can be made right now on the calling event-loop
+    /// thread, else nil and the server calls `handle(_:)` on a task. Answering here saves the
+    /// two thread hops of the task path, so it pays for cheap requests; an implementation
+    /// must never wait in it (no blocking I/O, no lock held across slow work). Default: nil.
+    func respondImmediately(to request: HTTPRequest) -> HTTPResponse?
+}
+
+extension HTTPHandler {
+    public func respondImmediately(to request: HTTPRequest) -> HTTPResponse? { nil }
 }

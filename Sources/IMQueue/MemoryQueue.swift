@@ -9,7 +9,7 @@ import Synchronization
 /// time receives the messages in publish order; while the queue is empty it is suspended, not
 /// polling. After `close()` publishing fails with `.unavailable`, and the consumer gets what is
 /// still queued and then returns.
-public final class MemoryQueue: DispatchPublisher, DispatchConsumer {
+public final class MemoryQueue: ImmediateDispatchPublisher, DispatchConsumer {
     public static let defaultCapacity = 65_536
 
     /// The most messages that can wait for the consumer; at least 1.
@@ -67,6 +67,11 @@ public final class MemoryQueue: DispatchPublisher, DispatchConsumer {
 
         published.increment()
         waiter?.resume(returning: message)
+    }
+
+    /// `publish(_:)` under the name `ImmediateDispatchPublisher` asks for.
+    public func publishNow(_ message: DispatchMessage) throws(QueueError) {
+        try publish(message)
     }
 
     /// Refuses further messages and lets the consumer return once it has drained the queue.

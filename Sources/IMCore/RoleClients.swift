@@ -122,8 +122,14 @@ extension DispatchPublisher {
 /// A publisher that accepts or refuses a message at once, never waiting (the memory queue).
 /// Logic uses it to answer pushes on the HTTP event loop instead of hopping to a task.
 public protocol ImmediateDispatchPublisher: DispatchPublisher {
-    /// What `publish(_:)` does, without suspending.
-    func publishNow(_ message: DispatchMessage) throws(QueueError)
+    /// What `publish(_:)` does, without suspending, except that a consumer waiting for
+    /// messages may be left asleep: true means the caller must call `wakeConsumer()` soon.
+    /// One call covers every message published before it, so a caller that publishes many
+    /// messages in a row wakes the consumer once.
+    func publishNow(_ message: DispatchMessage) throws(QueueError) -> Bool
+
+    /// Wakes a consumer left asleep by `publishNow`, if it still sleeps.
+    func wakeConsumer()
 }
 
 /// The consuming side of the dispatch queue (job).

@@ -201,7 +201,7 @@ final class HTTPConnection: TimerWheelEntry, FileHandler {
         let announcesKeepAlive = parsed.keepAlive && parsed.versionMinor == 0
         let omitBody = parsed.request.method == "HEAD"
         let handler = server.handler
-        if let response = handler.respondImmediately(to: parsed.request) {
+        if let response = handler.respondImmediately(to: parsed.request, on: loop) {
             let bytes = HTTPResponseWriter.serialize(
                 response, closing: closes, announcesKeepAlive: announcesKeepAlive,
                 omitBody: omitBody)

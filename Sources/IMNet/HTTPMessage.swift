@@ -66,13 +66,16 @@ public struct HTTPResponse: Sendable {
 public protocol HTTPHandler: Sendable {
     func handle(_ request: HTTPRequest) async -> HTTPResponse
 
-    /// The response to `request` if it can be made right now on the calling event-loop
-    /// thread, else nil and the server calls `handle(_:)` on a task. Answering here saves the
-    /// two thread hops of the task path, so it pays for cheap requests; an implementation
-    /// must never wait in it (no blocking I/O, no lock held across slow work). Default: nil.
-    func respondImmediately(to request: HTTPRequest) -> HTTPResponse?
+    /// The response to `request` if it can be made right now on `loop`, the calling thread,
+    /// else nil and the server calls `handle(_:)` on a task. Answering here saves the two
+    /// thread hops of the task path, so it pays for cheap requests; an implementation must
+    /// never wait in it (no blocking I/O, no lock held across slow work). Follow-up work that
+    /// a batch of requests can share may go to `loop.runAtIterationEnd`. Default: nil.
+    func respondImmediately(to request: HTTPRequest, on loop: EventLoop) -> HTTPResponse?
 }
 
 extension HTTPHandler {
-    public func respondImmediately(to request: HTTPRequest) -> HTTPResponse? { nil }
+    public func respondImmediately(
+        to request: HTTPRequest, on loop: EventLoop
+    ) -> HTTPResponse? { nil }
 }

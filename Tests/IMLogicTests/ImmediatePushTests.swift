@@ -10,6 +10,23 @@ import Testing
 /// Pushes answered on the HTTP loop (`respondImmediately`) with `serve all`'s in-process
 /// router and memory queue: the same answers, messages and metrics as `handle(_:)`.
 @Suite struct ImmediatePushTests {
+    /// Calls `respondImmediately` on a loop thread, as the HTTP server does.
+    private final class LoopCaller: Sendable {
+        let group: EventLoopGroup
+
+        init() throws {
+            group = try EventLoopGroup(loopCount: 1)
+            group.start()
+        }
+
+        deinit { group.shutdown() }
+
+        func respond(_ logic: Logic, to request: HTTPRequest) async -> HTTPResponse? {
+            let loop = group.loops[0]
+            return await loop.submit { logic.respondImmediately(to: request, on: loop) }
+        }
+    }
+
     private func makeLogic(queue: MemoryQueue) throws -> Logic {
         Logic(routers: try RouterSet([("1", Router()), ("2", Router())]), publisher: queue)
     }
@@ -53,10 +70,11 @@ import Testing
             _ = try await logic.connect(server: 2, token: Array("1002".utf8))
         }
 
+        let caller = try LoopCaller()
         var immediateAnswers: [HTTPResponse] = []
         var taskAnswers: [HTTPResponse] = []
         for request in pushRequests {
-            immediateAnswers.append(try #require(immediate.respondImmediately(to: request)))
+            immediateAnswers.append(try #require(await caller.respond(immediate, to: request)))
             taskAnswers.append(await task.handle(request))
         }
 
@@ -73,13 +91,33 @@ import Testing
         #expect(immediate.metrics.pushes(.pushs).current == 1)
     }
 
-    @Test func fullQueueIsA503OnTheLoopToo() throws {
+    @Test func aWaitingConsumerIsWokenAtTheEndOfTheLoopIteration() async throws {
+        let queue = MemoryQueue()
+        let logic = try makeLogic(queue: queue)
+        let received = Mutex<[DispatchMessage]>([])
+        let consumer = Task {
+            try await queue.run { message in received.withLock { $0.append(message) } }
+        }
+        #expect(await eventually { queue.hasWaitingConsumer })
+        let caller = try LoopCaller()
+
+        let answer = await caller.respond(logic, to: post("/1/push/all", body: "x"))
+
+        #expect(answer?.status == 200)
+        // Nothing else wakes the consumer: it gets the message only if the loop woke it.
+        #expect(await eventually { received.withLock { !$0.isEmpty } })
+        #expect(received.withLock { $0 } == [.broadcast(body: Array("x".utf8))])
+        consumer.cancel()
+    }
+
+    @Test func fullQueueIsA503OnTheLoopToo() async throws {
         let queue = MemoryQueue(capacity: 1)
         let logic = try makeLogic(queue: queue)
         let request = post("/1/push/all", body: "x")
+        let caller = try LoopCaller()
 
-        let first = logic.respondImmediately(to: request)
-        let second = logic.respondImmediately(to: request)
+        let first = await caller.respond(logic, to: request)
+        let second = await caller.respond(logic, to: request)
 
         #expect(first?.status == 200)
         #expect(second?.status == 503)
@@ -87,8 +125,9 @@ import Testing
         #expect(logic.metrics.publishFailures.current == 1)
     }
 
-    @Test func otherEndpointsAndMisroutedRequestsGoToTheTaskPath() throws {
+    @Test func otherEndpointsAndMisroutedRequestsGoToTheTaskPath() async throws {
         let logic = try makeLogic(queue: MemoryQueue())
+        let caller = try LoopCaller()
         let requests = [
             HTTPRequest(method: "GET", path: "/1/count", queryItems: [("type", "room")]),
             HTTPRequest(method: "GET", path: "/metrics"),
@@ -98,13 +137,17 @@ import Testing
             HTTPRequest(method: "GET", path: "/1/push", queryItems: [("uid", "1")]),
         ]
 
-        #expect(requests.allSatisfy { logic.respondImmediately(to: $0) == nil })
+        var answers: [HTTPResponse?] = []
+        for request in requests { answers.append(await caller.respond(logic, to: request)) }
+
+        #expect(answers.allSatisfy { $0 == nil })
     }
 
-    @Test func routersThatMustBeAwaitedKeepEveryRequestOnTheTaskPath() throws {
+    @Test func routersThatMustBeAwaitedKeepEveryRequestOnTheTaskPath() async throws {
         let fixture = try LogicFixture()
+        let caller = try LoopCaller()
 
-        let answer = fixture.logic.respondImmediately(to: post("/1/push", [("uid", "1")]))
+        let answer = await caller.respond(fixture.logic, to: post("/1/push", [("uid", "1")]))
 
         #expect(answer == nil)
         #expect(fixture.router.lookups.isEmpty)

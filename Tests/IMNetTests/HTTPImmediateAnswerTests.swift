@@ -10,7 +10,7 @@ private final class MixedHandler: HTTPHandler {
     let immediateAnswers = Atomic<Int>(0)
     let taskAnswers = Atomic<Int>(0)
 
-    func respondImmediately(to request: HTTPRequest) -> HTTPResponse? {
+    func respondImmediately(to request: HTTPRequest, on loop: EventLoop) -> HTTPResponse? {
         guard request.path.hasPrefix("/now/") else { return nil }
         immediateAnswers.add(1, ordering: .relaxed)
         return .text(status: 200, "now \(request.method) \(request.path)")

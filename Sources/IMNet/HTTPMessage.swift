@@ -27,10 +27,10 @@ public struct HTTPRequest: Sendable {
         queryItems.first { $0.name == name }?.value
     }
 
-    /// The first value of header `name`, compared case-insensitively.
+    /// The first value of header `name`, compared case-insensitively (field names are ASCII
+    /// tokens, so only ASCII letters fold; nothing is copied).
     public func header(_ name: String) -> String? {
-        let lowered = name.lowercased()
-        return headers.first { $0.name.lowercased() == lowered }?.value
+        headers.first { $0.name.equalsIgnoringASCIICase(name) }?.value
     }
 }
 
@@ -78,4 +78,16 @@ extension HTTPHandler {
     public func respondImmediately(
         to request: HTTPRequest, on loop: EventLoop
     ) -> HTTPResponse? { nil }
+}
+
+extension String {
+    /// Whether the two are equal once ASCII letters are folded to lower case.
+    func equalsIgnoringASCIICase(_ other: String) -> Bool {
+        guard utf8.count == other.utf8.count else { return false }
+        return zip(utf8, other.utf8).allSatisfy { Self.asciiLower($0) == Self.asciiLower($1) }
+    }
+
+    private static func asciiLower(_ byte: UInt8) -> UInt8 {
+        (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte) ? byte | 0x20 : byte
+    }
 }

@@ -92,22 +92,9 @@ public enum HTTPResponseWriter {
     }
 
     private static func isFramingHeader(_ name: String) -> Bool {
-        equalsIgnoringASCIICase(name, "content-length")
-            || equalsIgnoringASCIICase(name, "transfer-encoding")
-            || equalsIgnoringASCIICase(name, "connection")
-    }
-
-    /// Whether `text` is `lowercase` with any ASCII letters in any case.
-    private static func equalsIgnoringASCIICase(
-        _ text: String, _ lowercase: StaticString
-    ) -> Bool {
-        let expected = UnsafeRawBufferPointer(
-            start: lowercase.utf8Start, count: lowercase.utf8CodeUnitCount)
-        guard text.utf8.count == expected.count else { return false }
-        return zip(text.utf8, expected).allSatisfy { byte, lower in
-            let isUpper = (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
-            return (isUpper ? byte | 0x20 : byte) == lower
-        }
+        name.equalsIgnoringASCIICase("content-length")
+            || name.equalsIgnoringASCIICase("transfer-encoding")
+            || name.equalsIgnoringASCIICase("connection")
     }
 
     private static let reasonPhrases: [Int: String] = [

@@ -46,6 +46,14 @@ public protocol RouterClient: Sendable {
     func serverCounts() async throws -> [ServerID: Int]
 }
 
+/// A router client whose lookups finish at once on the calling thread, under short locks and
+/// without I/O (the in-process router of `serve all`). Logic uses it to answer pushes on the
+/// HTTP event loop instead of hopping to a task.
+public protocol ImmediateRouterClient: RouterClient {
+    /// What `sessions(of:)` returns, computed without suspending.
+    func sessionsNow(of users: [UserID]) -> [UserID: [SessionRecord]]
+}
+
 /// What a comet learns from logic when a client authenticates.
 public struct ConnectResult: Sendable, Equatable {
     public var key: SessionKey
@@ -109,6 +117,19 @@ public protocol DispatchPublisher: Sendable {
 extension DispatchPublisher {
     /// Publishers that cannot tell are assumed usable.
     public var unavailableReason: String? { nil }
+}
+
+/// A publisher that accepts or refuses a message at once, never waiting (the memory queue).
+/// Logic uses it to answer pushes on the HTTP event loop instead of hopping to a task.
+public protocol ImmediateDispatchPublisher: DispatchPublisher {
+    /// What `publish(_:)` does, without suspending, except that a consumer waiting for
+    /// messages may be left asleep: true means the caller must call `wakeConsumer()` soon.
+    /// One call covers every message published before it, so a caller that publishes many
+    /// messages in a row wakes the consumer once.
+    func publishNow(_ message: DispatchMessage) throws(QueueError) -> Bool
+
+    /// Wakes a consumer left asleep by `publishNow`, if it still sleeps.
+    func wakeConsumer()
 }
 
 /// The consuming side of the dispatch queue (job).

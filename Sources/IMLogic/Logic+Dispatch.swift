@@ -18,7 +18,11 @@ extension Logic {
 
         try await publish(
             Self.messagesByServer(users: users, sessions: lookup.sessions, body: body))
+        try throwIfRoutersFailed(lookup)
+    }
 
+    /// After the users on working routers were pushed: a 503 naming the routers that failed.
+    func throwIfRoutersFailed(_ lookup: SessionLookup) throws(LogicRequestError) {
         guard !lookup.failures.isEmpty else { return }
         let failed = describe(lookup.failures, during: "sessions")
         let someRoutersAnswered = lookup.failures.count < lookup.routersAsked
@@ -69,18 +73,24 @@ extension Logic {
         let results = await Self.inParallel(messages.count) { [publisher] index in
             try await publisher.publish(messages[index])
         }
+        try countPublished(messages.count, results)
+    }
 
+    /// Counts the outcome of publishing `total` messages; a 503 if any was refused.
+    func countPublished(
+        _ total: Int, _ results: [Result<Void, any Error>]
+    ) throws(LogicRequestError) {
         let errors = results.compactMap { result -> (any Error)? in
             if case .failure(let error) = result { return error }
             return nil
         }
-        metrics.messagesPublished.increment(by: messages.count - errors.count)
+        metrics.messagesPublished.increment(by: total - errors.count)
         guard let error = errors.first else { return }
 
         metrics.publishFailures.increment(by: errors.count)
         warnings.warning("dispatch queue refused a message", ["error": "\(error)"])
-        let queued = messages.count - errors.count
-        let partial = queued > 0 ? "; \(queued) of \(messages.count) messages were queued" : ""
+        let queued = total - errors.count
+        let partial = queued > 0 ? "; \(queued) of \(total) messages were queued" : ""
         throw LogicRequestError.unavailable(Self.describeQueueError(error) + partial)
     }
 

@@ -31,6 +31,14 @@ enum LogicEndpoint: String, CaseIterable {
     }
 }
 
+/// What a push endpoint asks for, read from its request before any router or queue call.
+enum PushOrder {
+    /// A `multiple` message per comet holding sessions of these users.
+    case users([UserID], body: [UInt8])
+    /// These messages, as they are.
+    case messages([DispatchMessage])
+}
+
 extension Logic {
     /// Serves goim v1.2's HTTP API. Success bodies are goim's (`{"ret":1}`, count data);
     /// failures are `{"ret":65535,"msg":...}` with a real status: 400 bad input, 404 unknown
@@ -39,16 +47,15 @@ extension Logic {
     /// Also `GET /metrics` (the registry, Prometheus text format) and `GET /healthz` (`ok`, or
     /// 503 with the reason from `healthProblem()`).
     public func handle(_ request: HTTPRequest) async -> HTTPResponse {
-        let response: HTTPResponse
         do {
-            response = try await route(request)
-        } catch let error as LogicRequestError {
-            if error.status < 500 { metrics.rejectedRequests.increment() }
-            response = error.response
+            return answer(request, try await route(request))
         } catch {
-            response = LogicRequestError(status: 500, "internal error: \(error)").response
+            return answer(request, failure: error)
         }
+    }
 
+    /// Logs the answer to `request`.
+    func answer(_ request: HTTPRequest, _ response: HTTPResponse) -> HTTPResponse {
         logger.debug(
             "http request",
             [
@@ -58,55 +65,82 @@ extension Logic {
         return response
     }
 
+    /// The error answer to `request` (counted when it is the caller's fault), logged.
+    func answer(_ request: HTTPRequest, failure error: any Error) -> HTTPResponse {
+        guard let error = error as? LogicRequestError else {
+            let unexpected = LogicRequestError(status: 500, "internal error: \(error)")
+            return answer(request, unexpected.response)
+        }
+        if error.status < 500 { metrics.rejectedRequests.increment() }
+        return answer(request, error.response)
+    }
+
     private func route(_ request: HTTPRequest) async throws -> HTTPResponse {
         let received = ContinuousClock.now
+        let endpoint = try Self.endpoint(of: request)
+
+        switch endpoint {
+        case .metrics: return .metrics(registry)
+        case .health: return .health(problem: await healthProblem())
+        case .count: return .json(try await count(request))
+        case .serverDelete:
+            try await deleteServer(request)
+            return .json(LogicJSON.success)
+        case .push, .pushs, .pushAll, .pushRoom:
+            try await carryOut(try pushOrder(endpoint, request))
+            return pushed(endpoint, received: received)
+        }
+    }
+
+    /// The endpoint `request` names, or a 404 or 405.
+    static func endpoint(of request: HTTPRequest) throws(LogicRequestError) -> LogicEndpoint {
         guard let endpoint = LogicEndpoint(rawValue: request.path) else {
             throw LogicRequestError.notFound(request.path)
         }
         guard request.method == endpoint.method else {
             throw LogicRequestError.methodNotAllowed(request.method, allowed: endpoint.method)
         }
+        return endpoint
+    }
 
-        switch endpoint {
-        case .metrics: return .metrics(registry)
-        case .health: return .health(problem: await healthProblem())
-        case .count: return .json(try await count(request))
-        case .serverDelete: try await deleteServer(request)
-        case .push: try await pushToUser(request)
-        case .pushs: try await pushToUsers(request)
-        case .pushAll: try await pushToAll(request)
-        case .pushRoom: try await pushToRoom(request)
-        }
+    /// The success answer of a push endpoint, its latency recorded.
+    func pushed(_ endpoint: LogicEndpoint, received: ContinuousClock.Instant) -> HTTPResponse {
         if let kind = endpoint.pushKind { metrics.pushLatency(kind).observe(since: received) }
         return .json(LogicJSON.success)
     }
 
-    private func pushToUser(_ request: HTTPRequest) async throws {
-        let user = try request.nonNegativeID("uid", as: UserID.self)
-        metrics.pushes(.push).increment()
+    /// What the push endpoint `endpoint` asks for, counted as a push of its kind; a 400 when
+    /// the request is invalid. Empty for an endpoint that is not a push.
+    func pushOrder(
+        _ endpoint: LogicEndpoint, _ request: HTTPRequest
+    ) throws(LogicRequestError) -> PushOrder {
+        let order: PushOrder
+        switch endpoint {
+        case .push:
+            let user = try request.nonNegativeID("uid", as: UserID.self)
+            order = .users([user], body: request.body)
+        case .pushs:
+            let pushs = try PushsBody.parse(request.body, configuration: configuration)
+            order = .users(pushs.users, body: pushs.message)
+        case .pushAll:
+            order = .messages([.broadcast(body: request.body)])
+        case .pushRoom:
+            let room = try request.nonNegativeID("rid", as: RoomID.self)
+            let ensure = try request.flag("ensure")
+            order = .messages([.broadcastRoom(room, body: request.body, ensure: ensure)])
+        case .serverDelete, .count, .metrics, .health:
+            return .messages([])
+        }
 
-        try await push(request.body, to: [user])
+        if let kind = endpoint.pushKind { metrics.pushes(kind).increment() }
+        return order
     }
 
-    private func pushToUsers(_ request: HTTPRequest) async throws {
-        let pushs = try PushsBody.parse(request.body, configuration: configuration)
-        metrics.pushes(.pushs).increment()
-
-        try await push(pushs.message, to: pushs.users)
-    }
-
-    private func pushToAll(_ request: HTTPRequest) async throws {
-        metrics.pushes(.all).increment()
-
-        try await publish([.broadcast(body: request.body)])
-    }
-
-    private func pushToRoom(_ request: HTTPRequest) async throws {
-        let room = try request.nonNegativeID("rid", as: RoomID.self)
-        let ensure = try request.flag("ensure")
-        metrics.pushes(.room).increment()
-
-        try await publish([.broadcastRoom(room, body: request.body, ensure: ensure)])
+    private func carryOut(_ order: PushOrder) async throws {
+        switch order {
+        case .users(let users, let body): try await push(body, to: users)
+        case .messages(let messages): try await publish(messages)
+        }
     }
 
     private func deleteServer(_ request: HTTPRequest) async throws {

@@ -23,6 +23,9 @@ public final class Logic: LogicClient, HTTPHandler {
     let logger = Logger(label: "logic")
     /// Queue and router failures come one per request; a dead router must not flood the log.
     let warnings = RateLimitedLogger(logger: Logger(label: "logic"))
+    /// Set when every router and the queue answer without waiting (`serve all`), so pushes
+    /// are answered on the HTTP loop (`Logic+Immediate.swift`).
+    let immediate: ImmediateBackends?
 
     /// - Parameters:
     ///   - routers: where sessions are recorded and looked up.
@@ -43,6 +46,7 @@ public final class Logic: LogicClient, HTTPHandler {
         self.publisher = publisher
         self.authenticator = authenticator
         self.configuration = configuration
+        immediate = ImmediateBackends(routers: routers, publisher: publisher)
     }
 
     /// Authenticates `token` and records the session on the user's router.

@@ -8,8 +8,8 @@ import Synchronization
 /// through `execute`, whose inbox is the only lock on the way.
 ///
 /// Each iteration: wait for events (until the next timer tick, or forever when no timer is
-/// scheduled), dispatch them, run the tasks from the inbox, fire due timers, then run the
-/// flushes scheduled during the iteration.
+/// scheduled), dispatch them, run the tasks from the inbox, fire due timers, run the tasks
+/// deferred to the end of the iteration, then run the flushes scheduled during the iteration.
 ///
 /// Why level-triggered epoll: a handler may stop before draining a socket (to stay fair with a
 /// 64 KiB shared read buffer, or under back-pressure) and the loop reports it again on the next
@@ -53,6 +53,8 @@ public final class EventLoop: @unchecked Sendable {
     // Loop-thread state.
     private var handlers = HandlerTable()
     private var runningTasks: [QueuedTask] = []
+    private var iterationEndTasks: [() -> Void] = []
+    private var runningIterationEndTasks: [() -> Void] = []
     private var inboxSignalled = false
     private var isClosed = false
     private let events: UnsafeMutablePointer<epoll_event>
@@ -211,6 +213,15 @@ extension EventLoop {
         handlers.scheduleFlush(for: handler)
     }
 
+    /// Runs `task` on the loop thread once the events, inbox tasks and timers of the current
+    /// iteration are handled, before its flushes: in the same iteration and without a wake-up.
+    /// Lets work caused by many events be done once per iteration (one wake-up of another
+    /// thread for a batch of requests). Loop thread only.
+    public func runAtIterationEnd(_ task: @escaping () -> Void) {
+        assertOnLoop()
+        iterationEndTasks.append(task)
+    }
+
     /// Registered handlers (for tests and diagnostics).
     public var registeredCount: Int { handlers.count }
 
@@ -301,6 +312,7 @@ extension EventLoop {
         for index in 0..<ready { dispatch(events[index]) }
         if inboxSignalled { runInbox() }
         timers.advance(toMillis: nowMillis)
+        runIterationEndTasks()
         runScheduledFlushes()
         return true
     }
@@ -347,6 +359,16 @@ extension EventLoop {
         runningTasks.removeAll(keepingCapacity: true)
     }
 
+    /// Runs the deferred tasks, including any they defer in turn. The arrays are swapped, so
+    /// deferring costs no array allocation in steady state.
+    private func runIterationEndTasks() {
+        while !iterationEndTasks.isEmpty {
+            swap(&iterationEndTasks, &runningIterationEndTasks)
+            for task in runningIterationEndTasks { task() }
+            runningIterationEndTasks.removeAll(keepingCapacity: true)
+        }
+    }
+
     private func runScheduledFlushes() {
         guard handlers.hasScheduledFlushes else { return }
 
@@ -361,6 +383,7 @@ extension EventLoop {
     /// registered handler `loopDidShutdown()`, drop timers and close epoll.
     private func closeDown() {
         runRemainingTasks()
+        runIterationEndTasks()
 
         for handler in handlers.removeAll() {
             handler.loopDidShutdown()

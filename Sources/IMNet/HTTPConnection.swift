@@ -191,15 +191,24 @@ final class HTTPConnection: TimerWheelEntry, FileHandler {
 
     // MARK: Requests and responses
 
+    /// Hands a request to the handler: answered at once when the handler can do that on this
+    /// loop, otherwise on a task whose response comes back through `execute`.
     private func dispatch(_ parsed: HTTPParsedRequest, sequence: Int) {
         server.metrics.requests.increment()
-        handlersRunning += 1
         let closes = !parsed.keepAlive
         if closes { finishReading() }
 
         let announcesKeepAlive = parsed.keepAlive && parsed.versionMinor == 0
         let omitBody = parsed.request.method == "HEAD"
         let handler = server.handler
+        if let response = handler.respondImmediately(to: parsed.request, on: loop) {
+            let bytes = HTTPResponseWriter.serialize(
+                response, closing: closes, announcesKeepAlive: announcesKeepAlive,
+                omitBody: omitBody)
+            return complete(sequence, bytes, closesConnection: closes)
+        }
+
+        handlersRunning += 1
         let connection = LoopConfined(self, on: loop)
         Task {
             let response = await handler.handle(parsed.request)
@@ -232,9 +241,14 @@ final class HTTPConnection: TimerWheelEntry, FileHandler {
         pendingInput = []
     }
 
-    /// A handler finished (loop thread, via `execute`).
+    /// A handler task finished (loop thread, via `execute`).
     private func responseReady(_ sequence: Int, _ bytes: ByteChunk, closesConnection: Bool) {
         handlersRunning -= 1
+        complete(sequence, bytes, closesConnection: closesConnection)
+    }
+
+    /// The response of `sequence` is ready: write it and whatever it was holding back.
+    private func complete(_ sequence: Int, _ bytes: ByteChunk, closesConnection: Bool) {
         guard state == .reading || state == .finishing else { return }
 
         order.complete(sequence, with: bytes, closesConnection: closesConnection)

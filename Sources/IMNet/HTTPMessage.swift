@@ -27,10 +27,10 @@ public struct HTTPRequest: Sendable {
         queryItems.first { $0.name == name }?.value
     }
 
-    /// The first value of header `name`, compared case-insensitively.
+    /// The first value of header `name`, compared case-insensitively (field names are ASCII
+    /// tokens, so only ASCII letters fold; nothing is copied).
     public func header(_ name: String) -> String? {
-        let lowered = name.lowercased()
-        return headers.first { $0.name.lowercased() == lowered }?.value
+        headers.first { $0.name.equalsIgnoringASCIICase(name) }?.value
     }
 }
 
@@ -65,4 +65,29 @@ public struct HTTPResponse: Sendable {
 /// connection in request order, so pipelined requests get pipelined answers.
 public protocol HTTPHandler: Sendable {
     func handle(_ request: HTTPRequest) async -> HTTPResponse
+
+    /// The response to `request` if it can be made right now on `loop`, the calling thread,
+    /// else nil and the server calls `handle(_:)` on a task. Answering here saves the two
+    /// thread hops of the task path, so it pays for cheap requests; an implementation must
+    /// never wait in it (no blocking I/O, no lock held across slow work). Follow-up work that
+    /// a batch of requests can share may go to `loop.runAtIterationEnd`. Default: nil.
+    func respondImmediately(to request: HTTPRequest, on loop: EventLoop) -> HTTPResponse?
+}
+
+extension HTTPHandler {
+    public func respondImmediately(
+        to request: HTTPRequest, on loop: EventLoop
+    ) -> HTTPResponse? { nil }
+}
+
+extension String {
+    /// Whether the two are equal once ASCII letters are folded to lower case.
+    func equalsIgnoringASCIICase(_ other: String) -> Bool {
+        guard utf8.count == other.utf8.count else { return false }
+        return zip(utf8, other.utf8).allSatisfy { Self.asciiLower($0) == Self.asciiLower($1) }
+    }
+
+    private static func asciiLower(_ byte: UInt8) -> UInt8 {
+        (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte) ? byte | 0x20 : byte
+    }
 }

@@ -34,7 +34,7 @@ public enum HTTPResponseWriter {
         omitBody: Bool = false
     ) -> ByteChunk {
         let connection = closing ? "close" : announcesKeepAlive ? "keep-alive" : nil
-        let head = Array(header(for: response, connection: connection).utf8)
+        let head = header(for: response, connection: connection)
         let body = omitBody || !allowsBody(response.status) ? [] : response.body
 
         return ByteChunk(capacity: head.count + body.count) { buffer in
@@ -44,16 +44,47 @@ public enum HTTPResponseWriter {
         }
     }
 
-    private static func header(for response: HTTPResponse, connection: String?) -> String {
+    /// The status line and header section, written as bytes: one array, no string building.
+    private static func header(for response: HTTPResponse, connection: String?) -> [UInt8] {
         let status = (100...999).contains(response.status) ? response.status : 500
-        var text = "HTTP/1.1 \(status) \(reasonPhrase(for: status))\r\n"
+        var head: [UInt8] = []
+        head.reserveCapacity(128)
+        if status == 200 {
+            head.append(contentsOf: okStatusLine)
+        } else {
+            head.append(contentsOf: "HTTP/1.1 \(status) \(reasonPhrase(for: status))\r\n".utf8)
+        }
 
         for (name, value) in response.headers where !isFramingHeader(name) {
-            text += "\(headerSafe(name)): \(headerSafe(value))\r\n"
+            appendHeader(name, value, to: &head)
         }
-        if allowsBody(status) { text += "Content-Length: \(response.body.count)\r\n" }
-        if let connection { text += "Connection: \(connection)\r\n" }
-        return text + "\r\n"
+        if allowsBody(status) {
+            appendHeader("Content-Length", "\(response.body.count)", to: &head)
+        }
+        if let connection { appendHeader("Connection", connection, to: &head) }
+        head.append(contentsOf: lineEnd)
+        return head
+    }
+
+    private static let lineEnd: [UInt8] = [UInt8(ascii: "\r"), UInt8(ascii: "\n")]
+    /// The status line of nearly every response, ready made.
+    private static let okStatusLine = Array("HTTP/1.1 200 OK\r\n".utf8)
+
+    /// `name: value` and a line end; CR and LF inside become spaces.
+    private static func appendHeader(_ name: String, _ value: String, to head: inout [UInt8]) {
+        appendSafe(name, to: &head)
+        head.append(UInt8(ascii: ":"))
+        head.append(UInt8(ascii: " "))
+        appendSafe(value, to: &head)
+        head.append(contentsOf: lineEnd)
+    }
+
+    private static func appendSafe(_ text: String, to head: inout [UInt8]) {
+        let isBreak: (UInt8) -> Bool = { $0 == UInt8(ascii: "\r") || $0 == UInt8(ascii: "\n") }
+        guard text.utf8.contains(where: isBreak) else {
+            return head.append(contentsOf: text.utf8)
+        }
+        head.append(contentsOf: text.utf8.map { isBreak($0) ? UInt8(ascii: " ") : $0 })
     }
 
     private static func allowsBody(_ status: Int) -> Bool {
@@ -61,18 +92,9 @@ public enum HTTPResponseWriter {
     }
 
     private static func isFramingHeader(_ name: String) -> Bool {
-        let lowered = name.lowercased()
-        return lowered == "content-length" || lowered == "transfer-encoding"
-            || lowered == "connection"
-    }
-
-    private static func headerSafe(_ text: String) -> String {
-        let isBreak: (Unicode.Scalar) -> Bool = { $0 == "\r" || $0 == "\n" }
-        guard text.unicodeScalars.contains(where: isBreak) else { return text }
-
-        var safe = String.UnicodeScalarView()
-        safe.append(contentsOf: text.unicodeScalars.map { isBreak($0) ? " " : $0 })
-        return String(safe)
+        name.equalsIgnoringASCIICase("content-length")
+            || name.equalsIgnoringASCIICase("transfer-encoding")
+            || name.equalsIgnoringASCIICase("connection")
     }
 
     private static let reasonPhrases: [Int: String] = [

@@ -5,9 +5,10 @@ import Synchronization
 /// order), Content-Length and chunked bodies, `Expect: 100-continue`, and limits on every part
 /// of a request.
 ///
-/// Each connection lives on the loop that accepted it. A complete request goes to the handler
-/// on a `Task`; the response comes back to the loop and is written, header and body in one
-/// buffer, once every earlier response on the connection has been written. Refused requests
+/// Each connection lives on the loop that accepted it. A complete request is answered on the
+/// loop when the handler's `respondImmediately` can, otherwise it goes to the handler on a
+/// `Task` and the response comes back to the loop. Either way it is written, header and body
+/// in one buffer, once every earlier response on the connection has been written. Refused requests
 /// get a status (400, 413, 414, 431, 505) and a `{"ret":65535,"msg":"..."}` body, then the
 /// connection closes.
 public final class HTTPServer: Sendable {

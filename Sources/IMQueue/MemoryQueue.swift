@@ -9,7 +9,7 @@ import Synchronization
 /// time receives the messages in publish order; while the queue is empty it is suspended, not
 /// polling. After `close()` publishing fails with `.unavailable`, and the consumer gets what is
 /// still queued and then returns.
-public final class MemoryQueue: DispatchPublisher, DispatchConsumer {
+public final class MemoryQueue: ImmediateDispatchPublisher, DispatchConsumer {
     public static let defaultCapacity = 65_536
 
     /// The most messages that can wait for the consumer; at least 1.
@@ -55,27 +55,55 @@ public final class MemoryQueue: DispatchPublisher, DispatchConsumer {
     /// - Throws: `QueueError.full` when `capacity` messages are waiting;
     ///   `QueueError.unavailable` after `close()`.
     public func publish(_ message: DispatchMessage) throws(QueueError) {
-        let waiter: Waiter?
+        let handOver = try accept { state throws(QueueError) in
+            try state.append(message, capacity: capacity)
+            return state.takeHandOver()
+        }
+        if let handOver { handOver.waiter.resume(returning: handOver.message) }
+    }
+
+    /// Enqueues `message` like `publish(_:)` but leaves a waiting consumer asleep. True when
+    /// the consumer waits and no wake-up is due yet: the caller must call `wakeConsumer()`
+    /// soon. Until then every further message waits in the queue, in order.
+    public func publishNow(_ message: DispatchMessage) throws(QueueError) -> Bool {
+        try accept { state throws(QueueError) in
+            try state.append(message, capacity: capacity)
+            return state.deferWakeUp()
+        }
+    }
+
+    /// Hands the oldest message to a consumer left waiting by `publishNow`.
+    public func wakeConsumer() {
+        let handOver = state.withLock { state in
+            state.wakeUpDue = false
+            return state.takeHandOver()
+        }
+        if let handOver { handOver.waiter.resume(returning: handOver.message) }
+    }
+
+    /// Runs `enqueue` under the lock and counts its outcome.
+    private func accept<T>(
+        _ enqueue: (inout State) throws(QueueError) -> T
+    ) throws(QueueError) -> T {
         do {
-            waiter = try state.withLock { state throws(QueueError) in
-                try state.accept(message, capacity: capacity)
-            }
+            let result = try state.withLock { state throws(QueueError) in try enqueue(&state) }
+            published.increment()
+            return result
         } catch {
             if error == .full { rejectedFull.increment() }
             throw error
         }
-
-        published.increment()
-        waiter?.resume(returning: message)
     }
 
     /// Refuses further messages and lets the consumer return once it has drained the queue.
     public func close() {
-        let waiter = state.withLock { state in
+        let (waiter, message) = state.withLock { state in
             state.isClosed = true
-            return state.waiter.take()
+            // A consumer left waiting by `publishNow` gets the queued messages first.
+            let handOver = state.takeHandOver()
+            return (handOver?.waiter ?? state.waiter.take(), handOver?.message)
         }
-        waiter?.resume(returning: nil)
+        waiter?.resume(returning: message)
     }
 
     /// Calls `handler` for each message in order, one at a time. Returns when the queue is
@@ -132,21 +160,39 @@ private enum Take {
     case empty
 }
 
+/// A waiting consumer and the message to resume it with.
+private typealias HandOver = (waiter: Waiter, message: DispatchMessage)
+
 private struct State {
     var buffer = FIFO<DispatchMessage>()
+    /// The consumer, while it waits. The buffer is empty then, except for messages left by
+    /// `publishNow` until their `wakeConsumer()`.
     var waiter: Waiter?
+    /// `publishNow` asked its caller for a `wakeConsumer()` that has not come yet.
+    var wakeUpDue = false
     var hasConsumer = false
     var isClosed = false
 
-    /// Queues `message`, or returns the waiting consumer that should get it directly (the
-    /// buffer is empty whenever a consumer waits, so order is kept).
-    mutating func accept(_ message: DispatchMessage, capacity: Int) throws(QueueError) -> Waiter? {
+    mutating func append(_ message: DispatchMessage, capacity: Int) throws(QueueError) {
         guard !isClosed else { throw QueueError.unavailable("queue closed") }
-        if let waiter = waiter.take() { return waiter }
         guard buffer.count < capacity else { throw QueueError.full }
 
         buffer.append(message)
-        return nil
+    }
+
+    /// The waiting consumer with the oldest message, if a consumer waits.
+    mutating func takeHandOver() -> HandOver? {
+        guard waiter != nil, let message = buffer.popFirst(), let waiter = waiter.take() else {
+            return nil
+        }
+        return (waiter, message)
+    }
+
+    /// Whether the caller of `publishNow` is the one to wake the waiting consumer.
+    mutating func deferWakeUp() -> Bool {
+        guard waiter != nil, !wakeUpDue else { return false }
+        wakeUpDue = true
+        return true
     }
 
     mutating func take() -> Take {

@@ -7,7 +7,8 @@ import Synchronization
 /// Users are spread over `shardCount` shards by their id (any `Int64`, negative ones included),
 /// each behind its own lock, so calls for different users rarely wait for each other. Every
 /// call does its work synchronously under one shard's lock; the `async` signatures only satisfy
-/// `RouterClient`, whose other implementations are remote.
+/// `RouterClient`, whose other implementations are remote (`sessionsNow` is the lookup
+/// without them, for logic's answers on the HTTP loop).
 ///
 /// Sequence numbers: a user's first session gets seq 1 and each further session the next one.
 /// Unlike goim, seqs do not start again at 1 after a user's sessions are all gone: the router
@@ -17,7 +18,7 @@ import Synchronization
 /// process until a shard has issued 2³¹ seqs, which keeps a stale connection on a comet (say,
 /// after `deleteServer` on a comet that is still up) from sharing its key with a new one. The
 /// price: after the floor has risen, a returning user's first seq may be larger than 1.
-public final class Router: RouterClient {
+public final class Router: ImmediateRouterClient {
     public static let defaultShardCount = 16
     public static let defaultRetiredUsersPerShard = 4096
 
@@ -45,6 +46,10 @@ public final class Router: RouterClient {
     }
 
     public func sessions(of users: [UserID]) async -> [UserID: [SessionRecord]] {
+        sessionsNow(of: users)
+    }
+
+    public func sessionsNow(of users: [UserID]) -> [UserID: [SessionRecord]] {
         var found: [UserID: [SessionRecord]] = [:]
         for user in users {
             found[user] = shard(of: user).state.withLock { $0.sessions(of: user) }

@@ -65,6 +65,34 @@ import Testing
         }
     }
 
+    @Test func iterationEndTasksRunInTheSameIterationBeforeFlushes() async throws {
+        try await withGroup { group in
+            let loop = group.loops[0]
+            let (mine, peer) = try NetTestSupport.socketPair()
+            defer { close(peer) }
+            let handler = RecordingHandler(fd: mine, loop: loop)
+            try await loop.submit { Result { try loop.register(handler, events: .none) } }.get()
+            let order = Mutex<[String]>([])
+            let flushesSeen = Mutex<[Int]>([])
+
+            await loop.submit {
+                loop.scheduleFlush(handler)
+                loop.runAtIterationEnd {
+                    flushesSeen.withLock { $0.append(handler.flushes.load(ordering: .relaxed)) }
+                    loop.runAtIterationEnd { order.withLock { $0.append("deferred again") } }
+                    order.withLock { $0.append("deferred") }
+                }
+                order.withLock { $0.append("task") }
+            }
+            // `submit` resumes from inside the iteration; one more round trip ends it.
+            await loop.submit {}
+
+            #expect(order.withLock { $0 } == ["task", "deferred", "deferred again"])
+            #expect(flushesSeen.withLock { $0 } == [0])
+            #expect(handler.flushes.load(ordering: .relaxed) == 1)
+        }
+    }
+
     @Test func nextGoesRoundTheLoops() throws {
         let group = try EventLoopGroup(loopCount: 3)
         defer { group.shutdown() }

@@ -69,6 +69,16 @@ private let chunkedUpload =
         #expect(!parsed.isUpgrade)
     }
 
+    @Test func headerLookupFoldsOnlyASCIICase() {
+        let request = HTTPRequest(
+            method: "GET", path: "/", headers: [("x-TOKEN", "a"), ("Straße", "b"), ("X-Token", "c")])
+
+        #expect(request.header("X-Token") == "a")
+        #expect(request.header("STRASSE") == nil)
+        #expect(request.header("straße") == "b")
+        #expect(request.header("X-Toke") == nil)
+    }
+
     @Test(arguments: [1, 2, 3, 7, 16])
     func parsesTheSameRequestWhateverTheSplit(chunkSize: Int) throws {
         let whole = try #require(requests(parse(postWithQuery)).first)

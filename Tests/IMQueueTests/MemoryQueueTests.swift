@@ -54,6 +54,53 @@ import Testing
         consumer.cancel()
     }
 
+    @Test func publishNowLeavesAWaitingConsumerAsleepUntilOneWakeUp() async throws {
+        let queue = MemoryQueue()
+        let received = Recorder()
+        let consumer = Task { try await queue.run { received.append($0) } }
+        #expect(await eventually { queue.hasWaitingConsumer })
+
+        let wakeUpAsked = try (1...3).map { try queue.publishNow(message(index: $0)) }
+        let stillAsleep = queue.hasWaitingConsumer && received.messages.isEmpty
+        try queue.publish(message(index: 4))
+
+        #expect(wakeUpAsked == [true, false, false])
+        #expect(stillAsleep)
+        #expect(await eventually { received.messages == (1...4).map { message(index: $0) } })
+        queue.wakeConsumer()
+        #expect(await eventually { queue.hasWaitingConsumer })
+        #expect(try queue.publishNow(message(index: 5)))
+        queue.wakeConsumer()
+        #expect(await eventually { received.messages.count == 5 })
+        #expect(queue.published.current == 5)
+        consumer.cancel()
+    }
+
+    @Test func publishNowWithoutAWaitingConsumerAsksForNoWakeUp() throws {
+        let queue = MemoryQueue(capacity: 2)
+
+        let asked = try (0..<2).map { try queue.publishNow(message(index: $0)) }
+
+        #expect(asked == [false, false])
+        #expect(throws: QueueError.full) { try queue.publishNow(message(index: 2)) }
+        #expect(queue.rejectedFull.current == 1)
+        #expect(queue.depth == 2)
+    }
+
+    @Test func closeHandsMessagesLeftByPublishNowToTheWaitingConsumer() async throws {
+        let queue = MemoryQueue()
+        let received = Recorder()
+        let consumer = Task { try await queue.run { received.append($0) } }
+        #expect(await eventually { queue.hasWaitingConsumer })
+
+        _ = try queue.publishNow(message(index: 1))
+        _ = try queue.publishNow(message(index: 2))
+        queue.close()
+
+        try await consumer.value
+        #expect(received.messages == [message(index: 1), message(index: 2)])
+    }
+
     @Test func closeWakesAWaitingConsumer() async {
         let queue = MemoryQueue()
         let finished = Atomic(false)

@@ -23,8 +23,13 @@ enum ServeAll {
 }
 
 /// The four roles and their listeners, wired in-process.
+///
+/// logic's HTTP API (with `/metrics` and `/healthz`) runs on a loop of its own, apart from
+/// the client loops: a pass over thousands of clients takes long under load, and pushes and
+/// health checks must not wait for it.
 final class EmbeddedServer: ServingProcess {
     private let group: EventLoopGroup
+    private let httpGroup: EventLoopGroup
     private let queue: DispatchQueueEnds
     private let comet: Comet
     private let http: HTTPServer
@@ -37,16 +42,18 @@ final class EmbeddedServer: ServingProcess {
         group.start()
 
         do {
+            httpGroup = try EventLoopGroup(loopCount: configuration.effectiveLoopCount)
             queue = try DispatchQueueEnds(configuration.queue.url, configuration: configuration)
         } catch {
             group.shutdown()
             throw error
         }
+        httpGroup.start()
         let logic = Logic(
             routers: try RouterSet([(name: "1", client: Router())]), publisher: queue.publisher,
             registry: registry)
         comet = Comet(group: group, logic: logic, configuration: configuration.comet)
-        http = HTTPServer(group: group, configuration: configuration.http, handler: logic)
+        http = HTTPServer(group: httpGroup, configuration: configuration.http, handler: logic)
 
         let job = Job(
             consumer: queue.consumer, comets: SingleCometDirectory(comet: comet),
@@ -79,6 +86,7 @@ final class EmbeddedServer: ServingProcess {
             _ = await jobTask.value
         }
         queue.closeAfterJobStopped()
+        httpGroup.shutdown()
         group.shutdown()
     }
 }

@@ -103,7 +103,10 @@ extension CommandTree {
             "tls-key", "file", .file, "PEM private key (unencrypted) for --tcp-tls and --wss."),
         serveOption("http", "host:port", .address, "0.0.0.0:7172", "Address of the HTTP push API."),
         serveOption("server-id", "n", .integer, "1", "This comet's server id (1 or more)."),
-        serveOption("loops", "n", .integer, "0", "Event-loop threads; 0 means one per core."),
+        serveOption(
+            "loops", "n", .integer, "0",
+            "Event-loop threads for connections; 0 means one per core (serve all runs as many "
+                + "again for its HTTP API, serve comet one more for its RPC)."),
         serveOption(
             "handshake-timeout", "duration", .duration, "5s",
             "How long a new connection may take to authenticate."),

@@ -198,9 +198,13 @@ struct SimulationCoordinator {
         while ContinuousClock.now < deadline {
             // Not interruptible: after Ctrl-C the stop signal stays readable; this is bounded.
             usleep(UInt32(Self.pollMillis) * 1000)
-            let current = gather().counters
+            let snapshot = gather()
+            let current = snapshot.counters
             let expected = current.connected * (pushes.sent - pushes.errors)
-            if current.messages - settled.counters.messages >= expected { break }
+            // Only our own pushes carry a send time, so other traffic to the clients cannot
+            // end the drain early.
+            let timed = Int(snapshot.latency.total - settled.latency.total)
+            if timed >= expected { break }
             if current.messages != last.messages {
                 last = current
                 lastChange = .now

@@ -1,7 +1,7 @@
 import IMCore
 import IMNet
 
-/// goim v1.2's HTTP API paths and the one method each accepts.
+/// goim v1.2's HTTP API paths and the method each accepts (a GET endpoint answers HEAD too).
 enum LogicEndpoint: String, CaseIterable {
     case push = "/1/push"
     case pushs = "/1/pushs"
@@ -17,6 +17,16 @@ enum LogicEndpoint: String, CaseIterable {
         case .count, .metrics, .health: "GET"
         default: "POST"
         }
+    }
+
+    /// Whether `method` is served here: the endpoint's method, or HEAD where it is GET.
+    func accepts(_ method: String) -> Bool {
+        method == self.method || (method == "HEAD" && self.method == "GET")
+    }
+
+    /// The `Allow` header of a 405.
+    var allowedMethods: String {
+        method == "GET" ? "GET, HEAD" : method
     }
 
     /// The push kind of a push endpoint, for the push metrics.
@@ -97,8 +107,9 @@ extension Logic {
         guard let endpoint = LogicEndpoint(rawValue: request.path) else {
             throw LogicRequestError.notFound(request.path)
         }
-        guard request.method == endpoint.method else {
-            throw LogicRequestError.methodNotAllowed(request.method, allowed: endpoint.method)
+        guard endpoint.accepts(request.method) else {
+            throw LogicRequestError.methodNotAllowed(
+                request.method, allowed: endpoint.allowedMethods)
         }
         return endpoint
     }

@@ -142,6 +142,9 @@ public final class HTTPRequestParser {
             break
         case HPE_PAUSED:
             http_parser_pause(parser, 0)
+        case HPE_INVALID_CONTENT_LENGTH where isChunked && declaredContentLength == nil:
+            // http_parser reports a chunk size that overflows with its content-length error.
+            fail(failure ?? .badRequest("invalid chunk size"))
         case let code:
             fail(failure ?? HTTPRequestParser.error(for: code))
         }

@@ -14,6 +14,10 @@ public final class MemoryQueue: ImmediateDispatchPublisher, DispatchConsumer {
 
     /// The most messages that can wait for the consumer; at least 1.
     public let capacity: Int
+    /// Messages left by `publishNow` that wake a sleeping consumer at once: one loop
+    /// iteration can read more requests than the queue holds, and they must not be refused
+    /// while the consumer sleeps until the iteration ends.
+    private let eagerWakeDepth: Int
     /// Messages accepted by `publish`.
     public let published = Counter(
         "imctl_queue_published_total", help: "dispatch messages the memory queue accepted")
@@ -26,6 +30,7 @@ public final class MemoryQueue: ImmediateDispatchPublisher, DispatchConsumer {
 
     public init(capacity: Int = MemoryQueue.defaultCapacity) {
         self.capacity = max(1, capacity)
+        eagerWakeDepth = min(1024, max(1, self.capacity / 2))
     }
 
     /// Every metric, for a registry: the counters and the depth.
@@ -64,12 +69,19 @@ public final class MemoryQueue: ImmediateDispatchPublisher, DispatchConsumer {
 
     /// Enqueues `message` like `publish(_:)` but leaves a waiting consumer asleep. True when
     /// the consumer waits and no wake-up is due yet: the caller must call `wakeConsumer()`
-    /// soon. Until then every further message waits in the queue, in order.
+    /// soon. Until then further messages wait in the queue, in order; once `eagerWakeDepth`
+    /// of them wait, the consumer is woken here.
     public func publishNow(_ message: DispatchMessage) throws(QueueError) -> Bool {
-        try accept { state throws(QueueError) in
+        let (wakeLater, handOver) = try accept { state throws(QueueError) in
             try state.append(message, capacity: capacity)
-            return state.deferWakeUp()
+            guard state.buffer.count < eagerWakeDepth else {
+                state.wakeUpDue = false
+                return (false, state.takeHandOver())
+            }
+            return (state.deferWakeUp(), nil)
         }
+        if let handOver { handOver.waiter.resume(returning: handOver.message) }
+        return wakeLater
     }
 
     /// Hands the oldest message to a consumer left waiting by `publishNow`.

@@ -19,7 +19,8 @@ import Testing
     @Test(arguments: [
         ("GET", "/1/push", "POST"), ("PUT", "/1/pushs", "POST"), ("GET", "/1/push/all", "POST"),
         ("DELETE", "/1/push/room", "POST"), ("GET", "/1/server/del", "POST"),
-        ("POST", "/1/count", "GET"), ("HEAD", "/1/count", "GET"),
+        ("POST", "/1/count", "GET, HEAD"), ("PUT", "/healthz", "GET, HEAD"),
+        ("HEAD", "/1/push", "POST"),
     ])
     func wrongMethodIsNotAllowed(method: String, path: String, allowed: String) async throws {
         let fixture = try LogicFixture()

@@ -47,6 +47,17 @@ import Testing
         #expect(response.text == "ok\n")
     }
 
+    /// HEAD is served wherever GET is (the HTTP server leaves the body out).
+    @Test(arguments: ["/healthz", "/metrics", "/1/count"])
+    func headIsAnsweredLikeGet(path: String) async throws {
+        let fixture = try LogicFixture()
+
+        let response = await fixture.logic.handle(
+            HTTPRequest(method: "HEAD", path: path, queryItems: [("type", "room")]))
+
+        #expect(response.status == 200)
+    }
+
     @Test func healthIs503WhenTheMemoryQueueIsClosed() async throws {
         let queue = MemoryQueue()
         let logic = Logic(routers: try RouterSet([(name: "1", client: Router())]), publisher: queue)

@@ -220,6 +220,18 @@ private let chunkedUpload =
         #expect(kinds(parse(text)) == ["malformed 400"])
     }
 
+    @Test func overflowingChunkSizeIsNamedAsSuch() throws {
+        let text = "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffffff\r\n"
+
+        let events = parse(text)
+
+        guard case .malformed(let error) = try #require(events.last) else {
+            Issue.record("expected a malformed request, got \(events)")
+            return
+        }
+        #expect(error == .badRequest("invalid chunk size"))
+    }
+
     @Test func headerSectionOverTheLimitIsRefused() {
         let big = "GET / HTTP/1.1\r\nX-Big: \(String(repeating: "a", count: 2000))\r\n\r\n"
         let many = "GET / HTTP/1.1\r\n" + (1...11).map { "X-\($0): 1\r\n" }.joined() + "\r\n"

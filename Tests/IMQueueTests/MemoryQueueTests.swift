@@ -76,6 +76,21 @@ import Testing
         consumer.cancel()
     }
 
+    /// One loop iteration may read more pushes than the queue holds: at half the capacity the
+    /// sleeping consumer is woken at once, so it drains the queue before the iteration ends.
+    @Test func publishNowWakesTheConsumerAtOnceWhenHalfTheQueueWaits() async throws {
+        let queue = MemoryQueue(capacity: 8)
+        let received = Recorder()
+        let consumer = Task { try await queue.run { received.append($0) } }
+        #expect(await eventually { queue.hasWaitingConsumer })
+
+        let wakeUpAsked = try (1...4).map { try queue.publishNow(message(index: $0)) }
+
+        #expect(wakeUpAsked == [true, false, false, false])
+        #expect(await eventually { received.messages == (1...4).map { message(index: $0) } })
+        consumer.cancel()
+    }
+
     @Test func publishNowWithoutAWaitingConsumerAsksForNoWakeUp() throws {
         let queue = MemoryQueue(capacity: 2)
 

@@ -24,9 +24,9 @@ enum ServeAll {
 
 /// The four roles and their listeners, wired in-process.
 ///
-/// logic's HTTP API (with `/metrics` and `/healthz`) runs on a loop of its own, apart from
-/// the client loops: a pass over thousands of clients takes long under load, and pushes and
-/// health checks must not wait for it.
+/// logic's HTTP API (with `/metrics` and `/healthz`) runs on loops of its own (as many as the
+/// client loops), apart from the client loops: a pass over thousands of clients takes long
+/// under load, and pushes and health checks must not wait for it.
 final class EmbeddedServer: ServingProcess {
     private let group: EventLoopGroup
     private let httpGroup: EventLoopGroup

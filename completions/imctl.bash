@@ -17,11 +17,11 @@ _imctl_options() {
     case "$1" in
         '') echo '--version --help' ;;
         'serve') echo '--help' ;;
-        'serve all') echo '--tcp --ws --tcp-tls --wss --tls-cert --tls-key --http --server-id --loops --handshake-timeout --heartbeat-timeout --max-frame-body --outbound-limit --write-timeout --http-max-body --room-batch --room-window --queue --queue-capacity --log-level --config --print-config --help' ;;
+        'serve all') echo '--tcp --ws --tcp-tls --wss --tls-cert --tls-key --http --server-id --loops --handshake-timeout --heartbeat-timeout --max-frame-body --outbound-limit --write-timeout --http-max-body --room-batch --room-window --room-queue --queue --queue-capacity --log-level --config --print-config --help' ;;
         'serve comet') echo '--server-id --tcp --ws --tcp-tls --wss --tls-cert --tls-key --rpc --rpc-advertise --logic-rpc --register-interval --handshake-timeout --heartbeat-timeout --max-frame-body --outbound-limit --write-timeout --metrics --loops --log-level --config --print-config --help' ;;
         'serve logic') echo '--http --rpc --router --queue --publish-timeout --comet-expiry --http-max-body --loops --log-level --config --print-config --help' ;;
         'serve router') echo '--rpc --metrics --loops --log-level --config --print-config --help' ;;
-        'serve job') echo '--queue --logic-rpc --room-batch --room-window --metrics --loops --log-level --config --print-config --help' ;;
+        'serve job') echo '--queue --logic-rpc --room-batch --room-window --room-queue --metrics --loops --log-level --config --print-config --help' ;;
         'push') echo '--uid --logic --json --help' ;;
         'pushs') echo '--uids --logic --json --help' ;;
         'push-all') echo '--logic --json --help' ;;
@@ -57,6 +57,7 @@ _imctl_value_kind() {
         'serve all --http-max-body') echo text ;;
         'serve all --room-batch') echo text ;;
         'serve all --room-window') echo text ;;
+        'serve all --room-queue') echo text ;;
         'serve all --queue') echo text ;;
         'serve all --queue-capacity') echo text ;;
         'serve all --log-level') echo 'choice trace debug info warning error' ;;
@@ -100,6 +101,7 @@ _imctl_value_kind() {
         'serve job --logic-rpc') echo text ;;
         'serve job --room-batch') echo text ;;
         'serve job --room-window') echo text ;;
+        'serve job --room-queue') echo text ;;
         'serve job --metrics') echo text ;;
         'serve job --loops') echo text ;;
         'serve job --log-level') echo 'choice trace debug info warning error' ;;

@@ -18,7 +18,7 @@ end
 function __imctl_value_options
     switch $argv[1]
         case 'imctl serve all'
-            printf '%s\n' '--tcp' '--ws' '--tcp-tls' '--wss' '--tls-cert' '--tls-key' '--http' '--server-id' '--loops' '--handshake-timeout' '--heartbeat-timeout' '--max-frame-body' '--outbound-limit' '--write-timeout' '--http-max-body' '--room-batch' '--room-window' '--queue' '--queue-capacity' '--log-level' '--config'
+            printf '%s\n' '--tcp' '--ws' '--tcp-tls' '--wss' '--tls-cert' '--tls-key' '--http' '--server-id' '--loops' '--handshake-timeout' '--heartbeat-timeout' '--max-frame-body' '--outbound-limit' '--write-timeout' '--http-max-body' '--room-batch' '--room-window' '--room-queue' '--queue' '--queue-capacity' '--log-level' '--config'
         case 'imctl serve comet'
             printf '%s\n' '--server-id' '--tcp' '--ws' '--tcp-tls' '--wss' '--tls-cert' '--tls-key' '--rpc' '--rpc-advertise' '--logic-rpc' '--register-interval' '--handshake-timeout' '--heartbeat-timeout' '--max-frame-body' '--outbound-limit' '--write-timeout' '--metrics' '--loops' '--log-level' '--config'
         case 'imctl serve logic'
@@ -26,7 +26,7 @@ function __imctl_value_options
         case 'imctl serve router'
             printf '%s\n' '--rpc' '--metrics' '--loops' '--log-level' '--config'
         case 'imctl serve job'
-            printf '%s\n' '--queue' '--logic-rpc' '--room-batch' '--room-window' '--metrics' '--loops' '--log-level' '--config'
+            printf '%s\n' '--queue' '--logic-rpc' '--room-batch' '--room-window' '--room-queue' '--metrics' '--loops' '--log-level' '--config'
         case 'imctl push'
             printf '%s\n' '--uid' '--logic'
         case 'imctl pushs'
@@ -125,6 +125,7 @@ complete -c imctl -n '__imctl_at \'imctl serve all\'' -l write-timeout -x -d 'Ho
 complete -c imctl -n '__imctl_at \'imctl serve all\'' -l http-max-body -x -d 'The largest HTTP request body logic accepts'
 complete -c imctl -n '__imctl_at \'imctl serve all\'' -l room-batch -x -d 'Room messages job coalesces into one batch'
 complete -c imctl -n '__imctl_at \'imctl serve all\'' -l room-window -x -d 'How long job coalesces room messages after each send to the comets'
+complete -c imctl -n '__imctl_at \'imctl serve all\'' -l room-queue -x -d 'Room messages job holds per room before it drops new ones (at least two batches)'
 complete -c imctl -n '__imctl_at \'imctl serve all\'' -l queue -x -d 'Where logic publishes and job consumes: memory, or kafka://HOST:PORT/TOPIC'
 complete -c imctl -n '__imctl_at \'imctl serve all\'' -l queue-capacity -x -d 'Dispatch messages the memory queue holds before logic answers 503'
 complete -c imctl -n '__imctl_at \'imctl serve all\'' -l log-level -x -a 'trace debug info warning error' -d 'The lowest level that is logged'
@@ -176,6 +177,7 @@ complete -c imctl -n '__imctl_at \'imctl serve job\'' -l queue -x -d 'The Kafka 
 complete -c imctl -n '__imctl_at \'imctl serve job\'' -l logic-rpc -x -d 'Logic\'s internal RPC address'
 complete -c imctl -n '__imctl_at \'imctl serve job\'' -l room-batch -x -d 'Room messages job coalesces into one batch'
 complete -c imctl -n '__imctl_at \'imctl serve job\'' -l room-window -x -d 'How long job coalesces room messages after each send to the comets'
+complete -c imctl -n '__imctl_at \'imctl serve job\'' -l room-queue -x -d 'Room messages job holds per room before it drops new ones (at least two batches)'
 complete -c imctl -n '__imctl_at \'imctl serve job\'' -l metrics -x -d 'Address for GET /metrics (Prometheus) and /healthz; off unless given'
 complete -c imctl -n '__imctl_at \'imctl serve job\'' -l loops -x -d 'Event-loop threads for connections; 0 means one per core (serve all runs as many again for its HTTP API, serve comet one more for its RPC)'
 complete -c imctl -n '__imctl_at \'imctl serve job\'' -l log-level -x -a 'trace debug info warning error' -d 'The lowest level that is logged'

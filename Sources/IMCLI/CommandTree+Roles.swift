@@ -103,7 +103,7 @@ extension CommandTree {
             """,
         options: [
             kafkaQueueOption, logicRPCOption, serveAllOption("room-batch"),
-            serveAllOption("room-window"), metricsOption,
+            serveAllOption("room-window"), serveAllOption("room-queue"), metricsOption,
         ] + processOptions)
 
     static let serveComet = CommandSpec(

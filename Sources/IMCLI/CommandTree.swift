@@ -129,6 +129,9 @@ extension CommandTree {
             "room-window", "duration", .duration, "1s",
             "How long job coalesces room messages after each send to the comets."),
         serveOption(
+            "room-queue", "n", .integer, "80",
+            "Room messages job holds per room before it drops new ones (at least two batches)."),
+        serveOption(
             "queue", "url", .string, "memory",
             "Where logic publishes and job consumes: memory, or kafka://HOST:PORT/TOPIC."),
         serveOption(

@@ -156,15 +156,15 @@ extension ServeConfiguration {
     }
 
     var job: JobConfiguration {
-        JobConfiguration(roomBatch: roomBatch, roomWindow: roomWindow)
+        JobConfiguration(roomBatch: roomBatch, roomWindow: roomWindow, roomQueue: roomQueue)
     }
 }
 
 extension JobConfiguration {
     /// Job's settings from the CLI; the room queue holds at least two batches.
-    init(roomBatch: Int, roomWindow: Duration) {
+    init(roomBatch: Int, roomWindow: Duration, roomQueue: Int) {
         self.init(
             roomBatchSize: roomBatch, roomBatchWindow: roomWindow,
-            roomQueueLimit: max(80, 2 * roomBatch))
+            roomQueueLimit: max(roomQueue, 2 * roomBatch))
     }
 }

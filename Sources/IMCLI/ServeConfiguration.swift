@@ -41,6 +41,8 @@ public struct ServeConfiguration: Sendable, Equatable {
     public var roomBatch: Int
     /// How long job coalesces room messages after sending one. Default 1 s.
     public var roomWindow: Duration
+    /// Room messages job holds per room before dropping new ones. Default 80 (goim's).
+    public var roomQueue: Int
     /// Where logic publishes and job consumes: `memory` (the default) or a `kafka://` URL.
     public var queue: QueueSetting
     /// Dispatch messages the memory queue holds before logic answers 503. Default 65536.
@@ -67,6 +69,7 @@ public struct ServeConfiguration: Sendable, Equatable {
         httpMaxBody = 0
         roomBatch = 0
         roomWindow = .zero
+        roomQueue = 0
         queue = QueueSetting(url: .memory, text: "memory")
         queueCapacity = 0
         logLevel = .info
@@ -86,6 +89,7 @@ extension ServeConfiguration: ServeSettings, CometListenerSettings, ProcessSetti
             .size("http-max-body", \.httpMaxBody, 1...(1 << 30)),
             .integer("room-batch", \.roomBatch, 1...100_000),
             .duration("room-window", \.roomWindow),
+            .integer("room-queue", \.roomQueue, 1...1_000_000),
             .queue("queue", \.queue, allowsMemory: true),
             .integer("queue-capacity", \.queueCapacity, 1...100_000_000),
         ]

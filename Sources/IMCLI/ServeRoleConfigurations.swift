@@ -150,6 +150,7 @@ public struct JobServeConfiguration: Sendable, Equatable, ProcessSettings {
     public var logicRPCAddress: SocketAddress
     public var roomBatch: Int
     public var roomWindow: Duration
+    public var roomQueue: Int
     /// Listener for /metrics and /healthz; off (nil) unless given.
     public var metricsAddress: SocketAddress?
     public var loopCount: Int
@@ -162,6 +163,7 @@ public struct JobServeConfiguration: Sendable, Equatable, ProcessSettings {
         logicRPCAddress = SocketAddress(host: "", port: 0)
         roomBatch = 0
         roomWindow = .zero
+        roomQueue = 0
         loopCount = 0
         logLevel = .info
     }
@@ -173,6 +175,7 @@ public struct JobServeConfiguration: Sendable, Equatable, ProcessSettings {
         .address("logic-rpc", \.logicRPCAddress),
         .integer("room-batch", \.roomBatch, 1...100_000),
         .duration("room-window", \.roomWindow),
+        .integer("room-queue", \.roomQueue, 1...1_000_000),
         .optionalAddress("metrics", \.metricsAddress),
     ] + processSettings
 }

@@ -237,7 +237,8 @@ final class JobProcess: ServingProcess {
         let job = Job(
             consumer: consumer, comets: directory,
             configuration: JobConfiguration(
-                roomBatch: configuration.roomBatch, roomWindow: configuration.roomWindow))
+                roomBatch: configuration.roomBatch, roomWindow: configuration.roomWindow,
+                roomQueue: configuration.roomQueue))
         let logic = configuration.logicRPCAddress
         jobTask = Task {
             guard await Self.waitForComets(directory, logic: logic) else { return }

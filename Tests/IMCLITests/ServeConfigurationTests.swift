@@ -72,6 +72,15 @@ import Testing
         #expect(configuration.loopCount == 2)
     }
 
+    @Test func roomQueueReachesJobAndHoldsAtLeastTwoBatches() throws {
+        let roomy = try resolve(["--room-queue", "500"])
+        let small = try resolve(["--room-queue", "10", "--room-batch", "40"])
+
+        #expect(roomy.job.roomQueueLimit == 500)
+        #expect(small.job.roomQueueLimit == 80)
+        #expect(try resolve([]).job.roomQueueLimit == 80)
+    }
+
     @Test func emptyEnvironmentVariableCountsAsUnset() throws {
         let configuration = try resolve([], environment: ["IMCTL_LOOPS": ""])
 
@@ -100,6 +109,7 @@ import Testing
                 http-max-body = 1MiB
                 room-batch = 40
                 room-window = 1s
+                room-queue = 80
                 queue = memory
                 queue-capacity = 65536
                 log-level = debug

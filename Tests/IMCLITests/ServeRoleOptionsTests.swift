@@ -90,6 +90,7 @@ import Testing
                 logic-rpc = 127.0.0.1:7170
                 room-batch = 8
                 room-window = 1s
+                room-queue = 80
                 loops = 0
                 log-level = info
 

@@ -68,10 +68,8 @@ import Testing
     @Test func iterationEndTasksRunInTheSameIterationBeforeFlushes() async throws {
         try await withGroup { group in
             let loop = group.loops[0]
-            let (mine, peer) = try NetTestSupport.socketPair()
+            let (handler, peer) = try await registeredHandler(on: loop, events: .none)
             defer { close(peer) }
-            let handler = RecordingHandler(fd: mine, loop: loop)
-            try await loop.submit { Result { try loop.register(handler, events: .none) } }.get()
             let order = Mutex<[String]>([])
             let flushesSeen = Mutex<[Int]>([])
 
@@ -106,10 +104,8 @@ import Testing
     @Test func scheduledFlushRunsOncePerBatch() async throws {
         try await withGroup { group in
             let loop = group.loops[0]
-            let (mine, peer) = try NetTestSupport.socketPair()
+            let (handler, peer) = try await registeredHandler(on: loop, events: .none)
             defer { close(peer) }
-            let handler = RecordingHandler(fd: mine, loop: loop)
-            try await loop.submit { Result { try loop.register(handler, events: .none) } }.get()
 
             await loop.submit {
                 loop.scheduleFlush(handler)
@@ -129,10 +125,8 @@ import Testing
     @Test func flushIsSkippedAfterDeregistering() async throws {
         try await withGroup { group in
             let loop = group.loops[0]
-            let (mine, peer) = try NetTestSupport.socketPair()
-            defer { close(peer); close(mine) }
-            let handler = RecordingHandler(fd: mine, loop: loop)
-            try await loop.submit { Result { try loop.register(handler, events: .none) } }.get()
+            let (handler, peer) = try await registeredHandler(on: loop, events: .none)
+            defer { close(peer); close(handler.fd) }
 
             await loop.submit {
                 loop.scheduleFlush(handler)
@@ -150,10 +144,8 @@ import Testing
     @Test func readableDescriptorIsDispatchedToItsHandler() async throws {
         try await withGroup { group in
             let loop = group.loops[0]
-            let (mine, peer) = try NetTestSupport.socketPair()
+            let (handler, peer) = try await registeredHandler(on: loop, events: .readable)
             defer { close(peer) }
-            let handler = RecordingHandler(fd: mine, loop: loop)
-            try await loop.submit { Result { try loop.register(handler, events: .readable) } }.get()
 
             try NetTestSupport.writeAll(peer, Array("ping".utf8))
 
@@ -236,5 +228,16 @@ import Testing
         group.start()
 
         #expect(await NetTestSupport.waitUntil { ran.count == 1 })
+    }
+
+    /// A handler for one end of a fresh socket pair, registered on `loop` for `events`, and
+    /// the other end (the caller closes it).
+    private func registeredHandler(
+        on loop: EventLoop, events: IOEvents
+    ) async throws -> (RecordingHandler, peer: Int32) {
+        let (mine, peer) = try NetTestSupport.socketPair()
+        let handler = RecordingHandler(fd: mine, loop: loop)
+        try await loop.submit { Result { try loop.register(handler, events: events) } }.get()
+        return (handler, peer)
     }
 }

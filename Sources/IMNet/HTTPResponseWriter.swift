@@ -49,11 +49,7 @@ public enum HTTPResponseWriter {
         let status = (100...999).contains(response.status) ? response.status : 500
         var head: [UInt8] = []
         head.reserveCapacity(128)
-        if status == 200 {
-            head.append(contentsOf: okStatusLine)
-        } else {
-            head.append(contentsOf: "HTTP/1.1 \(status) \(reasonPhrase(for: status))\r\n".utf8)
-        }
+        head.append(contentsOf: "HTTP/1.1 \(status) \(reasonPhrase(for: status))\r\n".utf8)
 
         for (name, value) in response.headers where !isFramingHeader(name) {
             appendHeader(name, value, to: &head)
@@ -67,8 +63,6 @@ public enum HTTPResponseWriter {
     }
 
     private static let lineEnd: [UInt8] = [UInt8(ascii: "\r"), UInt8(ascii: "\n")]
-    /// The status line of nearly every response, ready made.
-    private static let okStatusLine = Array("HTTP/1.1 200 OK\r\n".utf8)
 
     /// `name: value` and a line end; CR and LF inside become spaces.
     private static func appendHeader(_ name: String, _ value: String, to head: inout [UInt8]) {

@@ -18,11 +18,7 @@ extension Logic {
 
         try await publish(
             Self.messagesByServer(users: users, sessions: lookup.sessions, body: body))
-        try throwIfRoutersFailed(lookup)
-    }
 
-    /// After the users on working routers were pushed: a 503 naming the routers that failed.
-    func throwIfRoutersFailed(_ lookup: SessionLookup) throws(LogicRequestError) {
         guard !lookup.failures.isEmpty else { return }
         let failed = describe(lookup.failures, during: "sessions")
         let someRoutersAnswered = lookup.failures.count < lookup.routersAsked

@@ -40,15 +40,21 @@ final class EmbeddedServer: ServingProcess {
     init(_ configuration: ServeConfiguration) throws {
         group = try EventLoopGroup(loopCount: configuration.effectiveLoopCount)
         group.start()
-
         do {
             httpGroup = try EventLoopGroup(loopCount: configuration.effectiveLoopCount)
-            queue = try DispatchQueueEnds(configuration.queue.url, configuration: configuration)
         } catch {
             group.shutdown()
             throw error
         }
         httpGroup.start()
+
+        do {
+            queue = try DispatchQueueEnds(configuration.queue.url, configuration: configuration)
+        } catch {
+            httpGroup.shutdown()
+            group.shutdown()
+            throw error
+        }
         let logic = Logic(
             routers: try RouterSet([(name: "1", client: Router())]), publisher: queue.publisher,
             registry: registry)
